@@ -1,0 +1,1 @@
+//! A simulator of Centra's GraphQL Integration API, served over real HTTP.

@@ -1,0 +1,2 @@
+//! The `centra-sim` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Centra GraphQL Integration API source.

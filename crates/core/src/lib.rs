@@ -1,0 +1,21 @@
+//! Cartage's core: the record and stream model, the `Source` and `Sink`
+//! traits, sync state, and the pipeline driver that joins them.
+//!
+//! Architecture Invariant: this crate knows no HTTP client and no database.
+//! Connectors, the mapping engine and sinks depend on it, never the reverse.
+
+pub mod error;
+pub mod pipeline;
+pub mod secret;
+pub mod sink;
+pub mod source;
+pub mod stream;
+pub mod value;
+
+pub use error::{Error, ErrorKind};
+pub use pipeline::{MappedRows, Pipeline, PipelineStats, RecordMapper};
+pub use secret::Secret;
+pub use sink::{CommitBatch, CommitStats, Sink, TableRows};
+pub use source::{ReadRequest, ReadSummary, Record, Source, SourceBatch};
+pub use stream::{StreamDef, StreamState, SyncMode, WriteMode};
+pub use value::{Column, ColumnType, Row, SharedSchema, TableSchema, Value};

@@ -1,0 +1,101 @@
+//! The `Source` trait: how connectors hand records to the pipeline.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, StreamDef, StreamState};
+
+/// One source record as the source API sent it: raw JSON text, parsed only
+/// by the mapping (which can then keep just the fields it maps).
+#[derive(Debug, Clone)]
+pub struct Record(pub Box<RawValue>);
+
+impl Record {
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
+        Record(raw)
+    }
+
+    /// Builds a record from JSON text; fails if the text is not JSON.
+    pub fn from_json_str(json: &str) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(json.to_owned()).map(Record)
+    }
+
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+/// A batch of records and the checkpoint that covers them.
+///
+/// `state` is what the stream resumes from once this batch *and every batch
+/// before it* are committed. The sink writes it in the same transaction as
+/// the batch's rows, so data and state can never disagree after a crash.
+#[derive(Debug)]
+pub struct SourceBatch {
+    pub records: Vec<Record>,
+    pub state: StreamState,
+}
+
+/// What the pipeline asks a source to read.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    pub tenant: String,
+    pub stream: String,
+    /// The GraphQL selection (or column list) the mapping needs for one
+    /// record; `None` lets the source use its default.
+    pub selection: Option<String>,
+    /// The committed checkpoint to resume from; `None` on a first run.
+    pub state: Option<StreamState>,
+    /// Set when the run must stop: the source stops issuing requests, sends
+    /// nothing more and returns `Err(Error::cancelled())` or `Ok` promptly.
+    pub cancel: CancellationToken,
+}
+
+/// Counters a source reports when it is done.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadSummary {
+    pub records: u64,
+    pub requests: u64,
+    /// Requests sent again after a retriable failure.
+    pub retries: u64,
+    /// Responses that were HTTP 429.
+    pub rate_limited: u64,
+    /// Times the client-side budget held a request back, and for how long.
+    pub throttle_waits: u64,
+    pub throttle_wait: Duration,
+}
+
+/// A connector's read side.
+///
+/// Contract:
+/// - The pipeline calls [`Source::read`] once per stream and run, and drives
+///   nothing else: the source pages through its API and sends
+///   [`SourceBatch`]es in order on `out`. The channel is bounded, so a slow
+///   sink slows the source instead of filling memory.
+/// - Each batch's `state` must be safe to resume from after that batch is
+///   committed: resuming may re-read at most that one batch's worth of
+///   records (upserts absorb the overlap), and must never skip a record.
+/// - `Ok` means the stream was read to its end. `Err` means it stopped;
+///   batches already sent stay valid and are committed by the pipeline.
+///   If `out` is closed (the pipeline stopped), return `Ok` or the error.
+/// - Retries, timeouts and rate limits live inside the source's client; an
+///   error that reaches the pipeline has already exhausted them. Its
+///   [`Error::is_retriable`] says whether a later run can succeed.
+///
+/// Stored as `Box<dyn Source>`/`Arc<dyn Source>`, hence `#[async_trait]`.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// The streams this source offers.
+    fn streams(&self) -> Vec<StreamDef>;
+
+    /// Reads one stream from `request.state` to its end.
+    async fn read(
+        &self,
+        request: ReadRequest,
+        out: mpsc::Sender<SourceBatch>,
+    ) -> Result<ReadSummary, Error>;
+}

@@ -1,0 +1,2 @@
+//! The `cartage` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Sinks: database sinks through sea-orm and file sinks.
