@@ -1,2 +1,241 @@
-//! `cargo xtask`: the project's one task runner.
-fn main() {}
+//! `cargo xtask`: the project's one task runner (ci, bench, demo).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Cartage's task runner")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks: rustfmt, clippy -D warnings, the whole test suite, docs.
+    Ci,
+    /// Runs the demo: the simulator in-process, synced into ./cartage-demo.db.
+    Demo,
+    /// Benchmarks. `sync` runs end-to-end backfills; `mapping`, `sinks` and
+    /// `sim` run the criterion benches of those crates.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+    /// Internal: runs a command as this process's only child and prints its
+    /// wall time, CPU time and peak RSS as JSON (used by `bench sync`).
+    #[command(hide = true)]
+    Measure {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Backfills N orders from the simulator (unlimited tier) into SQLite
+    /// with the release `cartage` binary, once per size.
+    Sync {
+        /// Order counts to run, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
+        orders: Vec<u64>,
+    },
+    /// The mapping engine's criterion bench.
+    Mapping,
+    /// The SQLite sink's criterion bench.
+    Sinks,
+    /// The simulator's criterion bench.
+    Sim,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root)?;
+    match cli.task {
+        Task::Ci => ci(),
+        Task::Demo => run(cargo().args(["run", "--release", "-p", "cartage-runner", "--", "demo"])),
+        Task::Bench { what } => match what {
+            Bench::Sync { orders } => bench_sync(&root, &orders),
+            Bench::Mapping => run(cargo().args(["bench", "-p", "cartage-mapping"])),
+            Bench::Sinks => run(cargo().args(["bench", "-p", "cartage-sinks"])),
+            Bench::Sim => run(cargo().args(["bench", "-p", "centra-sim"])),
+        },
+        Task::Measure { command } => measure(&command),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    Path::new(manifest).parent().map(Path::to_path_buf).context("xtask has no parent directory")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("$ {}", describe(command));
+    let status = command.status().with_context(|| format!("running {}", describe(command)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+fn ci() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+/// Runs `command` as the only child of this process, then reports what
+/// `getrusage(RUSAGE_CHILDREN)` says of it: exact CPU time and peak RSS of
+/// that one process, unaffected by anything else on the machine.
+fn measure(command: &[String]) -> Result<()> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let started = Instant::now();
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .status()
+        .with_context(|| format!("starting {}", command[0]))?;
+    let wall = started.elapsed();
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
+    let cpu = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e3 + t.tv_usec() as f64 / 1e3;
+    let report = serde_json::json!({
+        "success": status.success(),
+        "wall_ms": wall.as_secs_f64() * 1e3,
+        "user_ms": cpu(usage.user_time()),
+        "sys_ms": cpu(usage.system_time()),
+        // Linux reports ru_maxrss in KiB.
+        "max_rss_kib": usage.max_rss(),
+    });
+    println!("{report}");
+    if !status.success() {
+        bail!("{} failed with {status}", command[0]);
+    }
+    Ok(())
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bench_sync(root: &Path, sizes: &[u64]) -> Result<()> {
+    run(cargo().args(["build", "--release", "-p", "cartage-runner", "-p", "centra-sim"]))?;
+    let target = root.join("target/release");
+    let mapping = root.join("mappings/centra/default.yaml");
+    let mut results = Vec::new();
+    for &orders in sizes {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let addr = format!("127.0.0.1:{port}");
+        let token = "bench-token";
+        eprintln!("bench sync: starting the simulator with {orders} orders on {addr}");
+        let sim = Command::new(target.join("centra-sim"))
+            .args(["serve", "--addr", &addr, "--orders", &orders.to_string(), "--seed", "1"])
+            .args(["--tier", "unlimited", "--token", token])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting centra-sim")?;
+        let _sim = KillOnDrop(sim);
+        wait_for_port(&addr, Duration::from_secs(120))?;
+
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("bench.db");
+        let summary = dir.path().join("summary.json");
+        let config = dir.path().join("cartage.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
+                mapping.display(),
+                db.display()
+            ),
+        )?;
+        let xtask = std::env::current_exe()?;
+        let output = Command::new(xtask)
+            .args(["measure", "--"])
+            .arg(target.join("cartage"))
+            .args(["sync", "--config"])
+            .arg(&config)
+            .args(["--summary-json"])
+            .arg(&summary)
+            .env("BENCH_CENTRA_TOKEN", token)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running cartage under measure")?;
+        if !output.status.success() {
+            bail!("cartage sync failed for {orders} orders");
+        }
+        let usage: serde_json::Value =
+            serde_json::from_slice(&output.stdout).context("parsing the measure report")?;
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&summary).context("reading the sync summary")?,
+        )?;
+        let rows: u64 = summary["rows"]
+            .as_object()
+            .map(|tables| tables.values().filter_map(|n| n.as_u64()).sum())
+            .unwrap_or(0);
+        let records = summary["records"].as_u64().unwrap_or(0);
+        if records != orders {
+            bail!("cartage read {records} orders, the simulator has {orders}");
+        }
+        let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
+        let cpu_ms =
+            usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
+        let line = serde_json::json!({
+            "orders": orders,
+            "rows": rows,
+            "wall_s": round(wall_s, 2),
+            "orders_per_s": round(orders as f64 / wall_s, 0),
+            "rows_per_s": round(rows as f64 / wall_s, 0),
+            "cpu_us_per_order": round(cpu_ms * 1e3 / orders as f64, 1),
+            "peak_rss_mib": round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1),
+            "requests": summary["requests"],
+        });
+        eprintln!("bench sync: {line}");
+        results.push(line);
+    }
+    println!("{}", serde_json::to_string_pretty(&results)?);
+    Ok(())
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let factor = 10f64.powi(digits);
+    (value * factor).round() / factor
+}
+
+fn wait_for_port(addr: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("nothing listens on {addr} after {timeout:?}")
+}
