@@ -92,6 +92,13 @@ pub trait Source: Send + Sync {
     /// The streams this source offers.
     fn streams(&self) -> Vec<StreamDef>;
 
+    /// Checks that the source answers and accepts the credentials, before
+    /// the runner touches any sink: a bad token or endpoint then fails with
+    /// nothing written. The default does nothing.
+    async fn check(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Reads one stream from `request.state` to its end.
     async fn read(
         &self,
