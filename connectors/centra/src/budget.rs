@@ -1,0 +1,473 @@
+//! A client-side mirror of Centra's rate-limit token buckets, so that a sync
+//! waits before a request instead of being refused with HTTP 429.
+//!
+//! Centra keeps, per environment and shared by every integration, token
+//! buckets for request count and query complexity over 10 s and 1 h windows:
+//! a bucket holds up to its quota and refills continuously at quota/window.
+//! [`BudgetState`] keeps the same four buckets, sized at `quota × share`.
+//! Before a request it computes how long to wait until every bucket holds
+//! the request's cost (1 request, and the complexity the same query shape
+//! cost last time), then charges it; the response's `extensions.complexity`
+//! corrects the charge. The `rateLimits` query recalibrates the levels to
+//! what the server reports, which also accounts for other integrations.
+//!
+//! [`BudgetState`] is a pure function of the instants passed in (the tests
+//! drive it with a fake clock); [`Budget`] wraps it for async callers.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CentraError;
+
+/// A tier's quotas, per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierQuotas {
+    pub requests_10s: u64,
+    pub requests_1h: u64,
+    pub complexity_10s: u64,
+    pub complexity_1h: u64,
+}
+
+/// One row of Centra's `rateLimits` query.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RateLimitRow {
+    /// `REQUEST_COUNT`, `QUERY_COMPLEXITY` or `MUTATION_COUNT`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `TEN_SECONDS` or `ONE_HOUR`.
+    #[serde(rename = "intervalSeconds")]
+    pub interval: String,
+    pub quota: u64,
+    #[serde(rename = "usedQuota")]
+    pub used: u64,
+    #[serde(rename = "remainingQuota")]
+    pub remaining: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource {
+    Requests,
+    Complexity,
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    resource: Resource,
+    window: Duration,
+    capacity: f64,
+    level: f64,
+}
+
+impl Bucket {
+    fn new(resource: Resource, window: Duration, quota: u64, share: f64) -> Self {
+        let capacity = quota as f64 * share;
+        Bucket { resource, window, capacity, level: capacity }
+    }
+
+    /// Tokens per second.
+    fn rate(&self) -> f64 {
+        self.capacity / self.window.as_secs_f64()
+    }
+
+    fn cost(&self, complexity: f64) -> f64 {
+        match self.resource {
+            Resource::Requests => 1.0,
+            Resource::Complexity => complexity,
+        }
+    }
+
+    fn matches(&self, row: &RateLimitRow) -> bool {
+        let kind = match self.resource {
+            Resource::Requests => "REQUEST_COUNT",
+            Resource::Complexity => "QUERY_COMPLEXITY",
+        };
+        let window = if self.window.as_secs() == 10 { "TEN_SECONDS" } else { "ONE_HOUR" };
+        row.kind == kind && row.interval == window
+    }
+}
+
+/// The buckets and the per-query-shape complexity estimates, at explicit instants.
+#[derive(Debug, Clone)]
+pub struct BudgetState {
+    buckets: Vec<Bucket>,
+    share: f64,
+    updated: Instant,
+    blocked_until: Option<Instant>,
+    estimates: HashMap<u64, f64>,
+    default_estimate: f64,
+    /// The server reported no limits at all: nothing to wait for.
+    unlimited: bool,
+}
+
+impl BudgetState {
+    /// Full buckets sized from the tier, at `now`.
+    pub fn new(quotas: TierQuotas, share: f64, now: Instant) -> Self {
+        const TEN_SECONDS: Duration = Duration::from_secs(10);
+        const ONE_HOUR: Duration = Duration::from_secs(3600);
+        BudgetState {
+            buckets: vec![
+                Bucket::new(Resource::Requests, TEN_SECONDS, quotas.requests_10s, share),
+                Bucket::new(Resource::Requests, ONE_HOUR, quotas.requests_1h, share),
+                Bucket::new(Resource::Complexity, TEN_SECONDS, quotas.complexity_10s, share),
+                Bucket::new(Resource::Complexity, ONE_HOUR, quotas.complexity_1h, share),
+            ],
+            share,
+            updated: now,
+            blocked_until: None,
+            estimates: HashMap::new(),
+            // A guess for a query never sent before: a twentieth of the
+            // 10 s complexity quota; corrected by the first response.
+            default_estimate: quotas.complexity_10s as f64 * share / 20.0,
+            unlimited: false,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        if elapsed > 0.0 {
+            for bucket in &mut self.buckets {
+                bucket.level = (bucket.level + elapsed * bucket.rate()).min(bucket.capacity);
+            }
+            self.updated = now;
+        }
+    }
+
+    /// The complexity a request of `shape` is expected to cost.
+    pub fn estimate(&self, shape: u64) -> f64 {
+        self.estimates.get(&shape).copied().unwrap_or(self.default_estimate)
+    }
+
+    /// How long to wait, from `now`, until every bucket holds a request of
+    /// `complexity` (a cost above a bucket's capacity waits for a full bucket).
+    pub fn delay(&mut self, complexity: f64, now: Instant) -> Duration {
+        self.refill(now);
+        let mut wait =
+            self.blocked_until.map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        if self.unlimited {
+            return wait;
+        }
+        for bucket in &self.buckets {
+            let need = bucket.cost(complexity).min(bucket.capacity);
+            let missing = need - bucket.level;
+            // Sub-token shortfalls are float noise from the refill arithmetic.
+            if missing > 1e-6 {
+                wait = wait.max(Duration::from_secs_f64(missing / bucket.rate()));
+            }
+        }
+        wait
+    }
+
+    /// Takes a request of `complexity` from every bucket.
+    pub fn charge(&mut self, complexity: f64, now: Instant) {
+        self.refill(now);
+        for bucket in &mut self.buckets {
+            bucket.level -= bucket.cost(complexity);
+        }
+    }
+
+    /// Replaces the charged estimate of a request of `shape` by the
+    /// complexity the server reported, and remembers it for the next one.
+    pub fn correct(&mut self, shape: u64, charged: f64, actual: u64, now: Instant) {
+        self.refill(now);
+        let actual = actual as f64;
+        for bucket in &mut self.buckets {
+            if bucket.resource == Resource::Complexity {
+                bucket.level = (bucket.level - (actual - charged)).min(bucket.capacity);
+            }
+        }
+        self.estimates.insert(shape, actual);
+    }
+
+    /// Sets the buckets to what the server's `rateLimits` reports: quotas
+    /// (times our share) and remaining tokens. Rows of other kinds (mutations)
+    /// are ignored; a server that reports no rows has no limits.
+    pub fn calibrate(&mut self, rows: &[RateLimitRow], now: Instant) {
+        self.refill(now);
+        self.unlimited = rows.is_empty();
+        for bucket in &mut self.buckets {
+            if let Some(row) = rows.iter().find(|row| bucket.matches(row)) {
+                bucket.capacity = row.quota as f64 * self.share;
+                bucket.level = (row.remaining as f64).min(bucket.capacity);
+                if bucket.resource == Resource::Complexity && bucket.window.as_secs() == 10 {
+                    self.default_estimate = bucket.capacity / 20.0;
+                }
+            }
+        }
+    }
+
+    /// Holds every request back until `until` (after an HTTP 429).
+    pub fn block_until(&mut self, until: Instant) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
+    }
+
+    #[cfg(test)]
+    fn levels(&self) -> Vec<f64> {
+        self.buckets.iter().map(|b| b.level).collect()
+    }
+}
+
+/// A charged request: settle it with the response's complexity.
+#[derive(Debug, Clone, Copy)]
+pub struct Permit {
+    shape: u64,
+    charged: f64,
+    /// How long the budget held the request back.
+    pub waited: Duration,
+}
+
+/// The budget of one tenant, shared by all of its reads.
+#[derive(Debug)]
+pub struct Budget {
+    state: Mutex<BudgetState>,
+}
+
+impl Budget {
+    pub fn new(quotas: TierQuotas, share: f64) -> Self {
+        Budget { state: Mutex::new(BudgetState::new(quotas, share, Instant::now())) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        // No code path panics while holding the lock, and the state stays
+        // consistent between statements, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until the buckets hold a request of `shape`, then charges it.
+    pub async fn acquire(
+        &self,
+        shape: u64,
+        cancel: &CancellationToken,
+    ) -> Result<Permit, CentraError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let delay = {
+                let mut state = self.lock();
+                let now = Instant::now();
+                let estimate = state.estimate(shape);
+                let delay = state.delay(estimate, now);
+                if delay.is_zero() {
+                    state.charge(estimate, now);
+                    return Ok(Permit { shape, charged: estimate, waited });
+                }
+                delay
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
+                _ = tokio::time::sleep(delay) => waited += delay,
+            }
+        }
+    }
+
+    /// Corrects a permit's charge to the complexity the server reported.
+    pub fn settle(&self, permit: &Permit, actual: Option<u64>) {
+        if let Some(actual) = actual {
+            self.lock().correct(permit.shape, permit.charged, actual, Instant::now());
+        }
+    }
+
+    /// See [`BudgetState::calibrate`].
+    pub fn calibrate(&self, rows: &[RateLimitRow]) {
+        self.lock().calibrate(rows, Instant::now());
+    }
+
+    /// See [`BudgetState::block_until`].
+    pub fn block_until(&self, until: Instant) {
+        self.lock().block_until(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROWTH: TierQuotas = TierQuotas {
+        requests_10s: 60,
+        requests_1h: 5_000,
+        complexity_10s: 250_000,
+        complexity_1h: 30_000_000,
+    };
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn row(kind: &str, interval: &str, quota: u64, remaining: u64) -> RateLimitRow {
+        RateLimitRow {
+            kind: kind.into(),
+            interval: interval.into(),
+            quota,
+            used: quota - remaining,
+            remaining,
+        }
+    }
+
+    fn close(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b) < Duration::from_micros(10)
+    }
+
+    #[test]
+    fn a_full_bucket_lets_the_burst_through_then_paces_at_the_refill_rate() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        for _ in 0..60 {
+            assert_eq!(b.delay(100.0, t0), Duration::ZERO);
+            b.charge(100.0, t0);
+        }
+        // 60 requests per 10 s refill one request every 1/6 s.
+        let d = b.delay(100.0, t0);
+        assert!(close(d, secs(1.0 / 6.0)), "{d:?}");
+        assert_eq!(b.delay(100.0, t0 + d), Duration::ZERO);
+    }
+
+    #[test]
+    fn complexity_paces_when_queries_are_expensive() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        // 50k per request: the 250k bucket holds five, then 25k/s refills one per 2 s.
+        for _ in 0..5 {
+            assert_eq!(b.delay(50_000.0, t0), Duration::ZERO);
+            b.charge(50_000.0, t0);
+        }
+        assert!(close(b.delay(50_000.0, t0), secs(2.0)));
+        assert!(close(b.delay(50_000.0, t0 + secs(0.5)), secs(1.5)));
+    }
+
+    #[test]
+    fn the_share_scales_capacity_and_refill() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 0.5, t0);
+        for _ in 0..30 {
+            b.charge(1.0, t0);
+        }
+        // 30 per 10 s: one request every 1/3 s.
+        assert!(close(b.delay(1.0, t0), secs(1.0 / 3.0)));
+    }
+
+    #[test]
+    fn corrections_learn_the_shapes_cost_and_fix_the_levels() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        assert_eq!(b.estimate(7), 12_500.0, "a first guess is 1/20 of the 10 s complexity quota");
+        b.charge(12_500.0, t0);
+        b.correct(7, 12_500.0, 40_000, t0);
+        assert_eq!(b.estimate(7), 40_000.0);
+        assert_eq!(b.estimate(8), 12_500.0);
+        assert_eq!(b.levels()[2], 210_000.0);
+        // A smaller actual cost gives tokens back, never beyond the capacity.
+        b.correct(7, 40_000.0, 10, t0);
+        assert_eq!(b.levels()[2], 249_990.0);
+    }
+
+    #[test]
+    fn an_overdrawn_bucket_waits_until_it_is_positive_again() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        b.charge(1.0, t0);
+        b.correct(1, 1.0, 300_000, t0);
+        assert_eq!(b.levels()[2], -50_000.0);
+        // 50k missing plus 1k needed, at 25k/s.
+        assert!(close(b.delay(1_000.0, t0), secs(51_000.0 / 25_000.0)));
+    }
+
+    #[test]
+    fn calibration_sets_levels_to_the_servers_remaining_quota() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        let rows = vec![
+            row("REQUEST_COUNT", "TEN_SECONDS", 60, 6),
+            row("REQUEST_COUNT", "ONE_HOUR", 5_000, 4_000),
+            row("QUERY_COMPLEXITY", "TEN_SECONDS", 250_000, 250_000),
+            row("QUERY_COMPLEXITY", "ONE_HOUR", 30_000_000, 29_000_000),
+            row("MUTATION_COUNT", "TEN_SECONDS", 20, 20),
+        ];
+        b.calibrate(&rows, t0);
+        assert_eq!(b.levels(), vec![6.0, 4_000.0, 250_000.0, 29_000_000.0]);
+        for _ in 0..6 {
+            b.charge(10.0, t0);
+        }
+        assert!(close(b.delay(10.0, t0), secs(1.0 / 6.0)));
+    }
+
+    #[test]
+    fn calibration_adopts_the_servers_quotas_times_the_share() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 0.5, t0);
+        let rows = vec![
+            row("REQUEST_COUNT", "TEN_SECONDS", 150, 150),
+            row("REQUEST_COUNT", "ONE_HOUR", 20_000, 20_000),
+            row("QUERY_COMPLEXITY", "TEN_SECONDS", 900_000, 900_000),
+            row("QUERY_COMPLEXITY", "ONE_HOUR", 90_000_000, 90_000_000),
+        ];
+        b.calibrate(&rows, t0);
+        assert_eq!(b.levels(), vec![75.0, 10_000.0, 450_000.0, 45_000_000.0]);
+        assert_eq!(b.estimate(1), 22_500.0);
+        for _ in 0..75 {
+            b.charge(1.0, t0);
+        }
+        assert!(close(b.delay(1.0, t0), secs(10.0 / 75.0)));
+    }
+
+    #[test]
+    fn a_server_without_limits_never_holds_requests_back() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        b.calibrate(&[], t0);
+        for _ in 0..1_000 {
+            b.charge(1_000_000.0, t0);
+        }
+        assert_eq!(b.delay(1_000_000.0, t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_block_after_429_holds_every_request_until_it_ends() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        b.block_until(t0 + secs(3.0));
+        b.block_until(t0 + secs(1.0));
+        assert_eq!(b.delay(1.0, t0), secs(3.0));
+        assert_eq!(b.delay(1.0, t0 + secs(3.0)), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_hour_bucket_limits_a_long_run() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        let mut now = t0;
+        let mut sent = 0u32;
+        // Send as fast as allowed for two hours of fake time.
+        while now < t0 + Duration::from_secs(7_200) {
+            let d = b.delay(10.0, now);
+            now += d;
+            b.charge(10.0, now);
+            sent += 1;
+        }
+        // 5,000 at once, then 5,000 per hour: about 15,000 (the 10 s bucket is never the bound).
+        assert!((14_950..=15_010).contains(&sent), "{sent}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acquire_sleeps_for_the_delay_and_reports_it() {
+        let budget = Budget::new(GROWTH, 1.0);
+        let cancel = CancellationToken::new();
+        let mut waited = Duration::ZERO;
+        for _ in 0..61 {
+            let permit = budget.acquire(1, &cancel).await.unwrap();
+            budget.settle(&permit, Some(100));
+            waited += permit.waited;
+        }
+        assert!(waited >= secs(1.0 / 6.0) && waited < secs(0.2), "{waited:?}");
+        cancel.cancel();
+        for _ in 0..100 {
+            if let Err(e) = budget.acquire(1, &cancel).await {
+                assert!(matches!(e, CentraError::Cancelled));
+                return;
+            }
+        }
+        panic!("a cancelled acquire kept charging");
+    }
+}

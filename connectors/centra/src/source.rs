@@ -1,0 +1,238 @@
+//! `CentraSource`: the `cartage_core::Source` of Centra, and the run loop of
+//! the `orders` stream.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use cartage_core::{
+    Error, ReadRequest, ReadSummary, Record, Source, SourceBatch, StreamDef, StreamState, SyncMode,
+    WriteMode,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::client::CentraClient;
+use crate::error::CentraError;
+use crate::orders::{
+    DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
+    node_updated_at, normalize_selection, orders_query,
+};
+
+/// The orders stream: one record per order, its lines inside.
+pub const ORDERS_STREAM: &str = "orders";
+
+/// The Centra source of one tenant. Its reads share one rate-limit budget.
+#[derive(Debug)]
+pub struct CentraSource {
+    tenant: String,
+    client: Arc<CentraClient>,
+    page_size: u32,
+    lookback: Duration,
+}
+
+/// How a window's walk ended.
+enum Walk {
+    /// Read to the end; the cursor the final batch committed.
+    Done(Option<DateTime<Utc>>),
+    /// The pipeline closed the channel: stop quietly.
+    Stopped,
+}
+
+impl CentraSource {
+    pub(crate) fn new(
+        tenant: String,
+        client: CentraClient,
+        page_size: u32,
+        lookback: Duration,
+    ) -> Self {
+        CentraSource { tenant, client: Arc::new(client), page_size, lookback }
+    }
+
+    /// The tenant this source reads for.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    async fn read_orders(
+        &self,
+        request: ReadRequest,
+        out: mpsc::Sender<SourceBatch>,
+        summary: &mut ReadSummary,
+    ) -> Result<(), CentraError> {
+        let state = match &request.state {
+            None => None,
+            Some(StreamState(json)) => {
+                Some(OrdersState::from_json(json).map_err(|message| CentraError::State {
+                    stream: ORDERS_STREAM.into(),
+                    message,
+                })?)
+            }
+        };
+        let selection =
+            normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_ORDER_SELECTION))
+                .map_err(CentraError::Config)?;
+        let reader = WindowReader { source: self, selection, out: &out, cancel: &request.cancel };
+
+        let mut cursor = state.as_ref().and_then(|s| s.cursor);
+        if let Some(OrdersState { window: Some(window), after, seen, .. }) = state {
+            info!(tenant = %self.tenant, ?window, "resuming an orders window in progress");
+            match reader.walk(window, after, seen, cursor, summary).await? {
+                Walk::Done(new_cursor) => cursor = new_cursor,
+                Walk::Stopped => return Ok(()),
+            }
+        }
+
+        let server_now = self.client.probe(summary, &request.cancel).await?;
+        let from = cursor.map(|c| c - TimeDelta::from_std(self.lookback).unwrap_or(TimeDelta::MAX));
+        let window = match server_now {
+            Some(now) => {
+                // updatedAt has whole seconds: everything changed from the
+                // server's `now` on carries updatedAt >= now, beyond `to`.
+                Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) }
+            }
+            None => {
+                warn!(
+                    endpoint = self.client.endpoint(),
+                    "centra sent no Date header: reading an open-ended window, cursor from the largest updatedAt read"
+                );
+                Window { from, to: None }
+            }
+        };
+        debug!(tenant = %self.tenant, ?window, "reading orders window");
+        reader.walk(window, None, None, cursor, summary).await?;
+        Ok(())
+    }
+}
+
+struct WindowReader<'a> {
+    source: &'a CentraSource,
+    selection: String,
+    out: &'a mpsc::Sender<SourceBatch>,
+    cancel: &'a CancellationToken,
+}
+
+impl WindowReader<'_> {
+    /// Walks `window` from the connection cursor `after`, one batch per page.
+    /// Without an upper bound (no server clock) the cursor becomes the
+    /// largest `updatedAt` read (`seen`), else the window's `to`.
+    async fn walk(
+        &self,
+        window: Window,
+        mut after: Option<String>,
+        mut seen: Option<DateTime<Utc>>,
+        cursor: Option<DateTime<Utc>>,
+        summary: &mut ReadSummary,
+    ) -> Result<Walk, CentraError> {
+        let open_ended = window.to.is_none();
+        let query =
+            orders_query(&self.selection, window.from.is_some(), window.to.is_some(), open_ended);
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(CentraError::Cancelled);
+            }
+            let mut variables =
+                serde_json::json!({ "first": self.source.page_size, "after": after });
+            if let Some(from) = window.from {
+                variables["from"] = date_variable(from).into();
+            }
+            if let Some(to) = window.to {
+                variables["to"] = date_variable(to).into();
+            }
+            let page = self
+                .source
+                .client
+                .query::<OrdersPage>(&query, &variables, summary, self.cancel)
+                .await?;
+            let connection = page.data.connection;
+            let next_after = connection
+                .page_info
+                .end_cursor
+                .clone()
+                .or_else(|| connection.edges.last().map(|e| e.cursor.clone()));
+            let mut records = Vec::with_capacity(connection.edges.len());
+            for edge in connection.edges {
+                if open_ended {
+                    let updated_at =
+                        node_updated_at(&edge.node).map_err(|message| CentraError::Response {
+                            endpoint: self.source.client.endpoint().to_owned(),
+                            message,
+                        })?;
+                    seen = seen.max(Some(updated_at));
+                }
+                records.push(Record::from_raw(edge.node));
+            }
+            let done = !connection.page_info.has_next_page || records.is_empty();
+            if !done && next_after.is_none() {
+                return Err(CentraError::Response {
+                    endpoint: self.source.client.endpoint().to_owned(),
+                    message: "orderConnection has a next page but no endCursor".into(),
+                });
+            }
+            let final_cursor = if open_ended { seen.max(cursor) } else { window.to };
+            let state = if done {
+                OrdersState::done(final_cursor)
+            } else {
+                OrdersState {
+                    v: STATE_VERSION,
+                    cursor,
+                    window: Some(window),
+                    after: next_after.clone(),
+                    seen: if open_ended { seen } else { None },
+                }
+            };
+            summary.records += records.len() as u64;
+            let batch = SourceBatch { records, state: StreamState(state.to_json()) };
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(CentraError::Cancelled),
+                sent = self.out.send(batch) => if sent.is_err() { return Ok(Walk::Stopped) },
+            }
+            if done {
+                return Ok(Walk::Done(final_cursor));
+            }
+            after = next_after;
+        }
+    }
+}
+
+#[async_trait]
+impl Source for CentraSource {
+    fn streams(&self) -> Vec<StreamDef> {
+        vec![StreamDef {
+            name: ORDERS_STREAM.into(),
+            primary_key: vec!["id".into()],
+            cursor_field: Some("updatedAt".into()),
+            sync_mode: SyncMode::Incremental,
+            write_mode: WriteMode::Upsert,
+        }]
+    }
+
+    async fn read(
+        &self,
+        request: ReadRequest,
+        out: mpsc::Sender<SourceBatch>,
+    ) -> Result<ReadSummary, Error> {
+        let mut summary = ReadSummary::default();
+        let started = SystemTime::now();
+        let result = match request.stream.as_str() {
+            ORDERS_STREAM => self.read_orders(request, out, &mut summary).await,
+            other => {
+                return Err(Error::config(format!(
+                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM})"
+                )));
+            }
+        };
+        debug!(
+            tenant = %self.tenant,
+            records = summary.records,
+            requests = summary.requests,
+            retries = summary.retries,
+            rate_limited = summary.rate_limited,
+            elapsed_ms = started.elapsed().map(|d| d.as_millis() as u64).unwrap_or(0),
+            "centra read finished"
+        );
+        result.map(|()| summary).map_err(Error::from)
+    }
+}
