@@ -1,0 +1,903 @@
+//! `DatabaseSink`: the one sink for SQLite, PostgreSQL and MySQL/MariaDB,
+//! over a sea-orm connection.
+//!
+//! A commit is one transaction: child rows of the batch's parents are marked
+//! deleted, every table is upserted in multi-row statements, then the state
+//! row is upserted, then the transaction commits. Statement text is built
+//! once per (table, rows per statement) and reused; row counts are split into
+//! a full chunk size and powers of two so the set of distinct statements (and
+//! so the driver's prepared-statement cache) stays small.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cartage_core::{
+    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, StreamState, TableSchema, Value,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{
+    Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Order, Query, Table, Value as SqValue,
+    ValueTuple,
+};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, Statement,
+    TransactionTrait,
+};
+use tracing::debug;
+
+use crate::config::{redact_url, url_passwords};
+pub use crate::dialect::Backend;
+use crate::error::{SinkError, is_transient};
+
+/// The table holding each stream's committed state.
+pub const STATE_TABLE: &str = "_cartage_state";
+/// When a row was last written (UTC).
+pub const SYNCED_AT: &str = "_synced_at";
+/// When the source said the row is gone (UTC), or NULL.
+pub const DELETED_AT: &str = "_deleted_at";
+
+/// Rows per statement never exceed this, whatever the parameter limit allows:
+/// larger statements cost more to prepare than they save.
+const MAX_ROWS_PER_STATEMENT: usize = 512;
+
+/// A row as stored, with its system columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    pub row: Row,
+    pub synced_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One table's part of a commit: its schema, its de-duplicated rows, and
+/// for a child table the bound keys of the parents whose children it marks.
+type TableWrite = (SharedSchema, Vec<Row>, Option<Vec<Vec<SqValue>>>);
+
+/// Statement text cached for one table shape.
+struct TableSql {
+    /// The schema the text was built from; rebuilt when it changes.
+    schema: TableSchema,
+    /// Rows per statement -> `INSERT ... ON CONFLICT ...` text.
+    upsert: HashMap<usize, String>,
+    /// Parents per statement -> `UPDATE ... SET _deleted_at` text.
+    mark_deleted: HashMap<usize, String>,
+}
+
+/// A sink writing into SQLite, PostgreSQL or MySQL/MariaDB through sea-orm.
+///
+/// Build it with [`crate::SinkConfig::connect`] (or `build` for a
+/// `Box<dyn Sink>`).
+pub struct DatabaseSink {
+    db: DatabaseConnection,
+    backend: Backend,
+    /// The URL without its password, for messages.
+    url: String,
+    sql: HashMap<String, TableSql>,
+}
+
+impl std::fmt::Debug for DatabaseSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSink")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl DatabaseSink {
+    pub(crate) async fn connect(backend: Backend, url: &str) -> Result<Self, SinkError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(60));
+        match backend {
+            Backend::Sqlite => {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                // One writer; a second connection would only wait on the lock.
+                opts.max_connections(1);
+                let create = !url.contains("mode=");
+                opts.map_sqlx_sqlite_opts(move |o| {
+                    // WAL + synchronous=NORMAL: a commit survives a crash of
+                    // the process (the WAL is in the OS page cache); only a
+                    // power loss can drop the last commits, never tear one.
+                    let o = o
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(30))
+                        .statement_cache_capacity(256);
+                    if create { o.create_if_missing(true) } else { o }
+                });
+            }
+            Backend::Postgres => {
+                opts.max_connections(2).min_connections(1);
+                opts.map_sqlx_postgres_opts(|o| o.statement_cache_capacity(256));
+            }
+            Backend::Mysql => {
+                opts.max_connections(2).min_connections(1);
+                opts.map_sqlx_mysql_opts(|o| o.statement_cache_capacity(256));
+                // Strict mode: a NULL in a NOT NULL column or a value out of
+                // range is an error, never a silent default or truncation.
+                opts.map_sqlx_mysql_pool_opts(|p| {
+                    p.after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            use sea_orm::sqlx::Executor;
+                            conn.execute(
+                                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), time_zone = '+00:00'",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                });
+            }
+        }
+        let redacted = redact_url(url);
+        let db = Database::connect(opts).await.map_err(|e| {
+            let mut message = e.to_string();
+            for pw in url_passwords(url) {
+                message = message.replace(&pw, "***");
+            }
+            SinkError::Connect { url: redacted.clone(), message, transient: is_transient(&e) }
+        })?;
+        Ok(DatabaseSink { db, backend, url: redacted, sql: HashMap::new() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The sea-orm connection (for tests and tools that query the tables).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the connection pool.
+    pub async fn close(self) -> Result<(), cartage_core::Error> {
+        self.db
+            .close()
+            .await
+            .map_err(|e| SinkError::statement(format!("closing {}", self.url), e).into())
+    }
+
+    /// Every row of `tenant` in a table, with its system columns, ordered by
+    /// primary key (compared as values: byte order for text, the same on
+    /// every backend), each column decoded into the `Value` of its type.
+    pub async fn read_table(
+        &self,
+        schema: &TableSchema,
+        tenant: &str,
+    ) -> Result<Vec<StoredRow>, cartage_core::Error> {
+        Ok(self.read_table_inner(schema, tenant).await?)
+    }
+
+    async fn read_table_inner(
+        &self,
+        schema: &TableSchema,
+        tenant: &str,
+    ) -> Result<Vec<StoredRow>, SinkError> {
+        let table = schema.name.as_str();
+        let mut q = Query::select();
+        q.from(Alias::new(table))
+            .columns(schema.columns.iter().map(|c| Alias::new(&c.name)))
+            .columns([Alias::new(SYNCED_AT), Alias::new(DELETED_AT)])
+            .and_where(Expr::col(Alias::new("tenant")).eq(tenant));
+        for k in &schema.primary_key {
+            q.order_by(Alias::new(k), Order::Asc);
+        }
+        let stmt = self.backend.db_backend().build(&q);
+        let results = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(|e| SinkError::statement(format!("reading table {table}"), e))?;
+        let n = schema.columns.len();
+        let decode_err = |column: &str, reason: String| SinkError::Decode {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            reason,
+        };
+        let mut rows = Vec::with_capacity(results.len());
+        for r in &results {
+            let mut values = Vec::with_capacity(n);
+            for (i, c) in schema.columns.iter().enumerate() {
+                values.push(self.backend.decode(r, i, c.ty).map_err(|e| decode_err(&c.name, e))?);
+            }
+            let synced_at = self
+                .backend
+                .decode_timestamp(r, n)
+                .map_err(|e| decode_err(SYNCED_AT, e))?
+                .ok_or_else(|| decode_err(SYNCED_AT, "null".into()))?;
+            let deleted_at =
+                self.backend.decode_timestamp(r, n + 1).map_err(|e| decode_err(DELETED_AT, e))?;
+            rows.push(StoredRow { row: Row(values), synced_at, deleted_at });
+        }
+        let key = schema.primary_key_indexes();
+        rows.sort_by(|a, b| compare_keys(&a.row, &b.row, &key));
+        Ok(rows)
+    }
+
+    async fn prepare_inner(&mut self, tables: &[SharedSchema]) -> Result<(), SinkError> {
+        for schema in tables {
+            validate_schema(schema)?;
+            self.create_table(schema).await?;
+        }
+        let state = state_schema();
+        self.create_table(&state).await?;
+        Ok(())
+    }
+
+    async fn create_table(&self, schema: &TableSchema) -> Result<(), SinkError> {
+        let table = schema.name.as_str();
+        let b = self.backend;
+        let mut create = Table::create();
+        create.table(Alias::new(table)).if_not_exists();
+        for c in &schema.columns {
+            let in_key = schema.primary_key.contains(&c.name);
+            let mut def = ColumnDef::new(Alias::new(&c.name));
+            def.custom(Alias::new(b.column_sql(c.ty, in_key)));
+            if c.nullable && !in_key {
+                def.null();
+            } else {
+                def.not_null();
+            }
+            create.col(&mut def);
+        }
+        if table != STATE_TABLE {
+            create.col(
+                ColumnDef::new(Alias::new(SYNCED_AT))
+                    .custom(Alias::new(b.column_sql(ColumnType::Timestamp, false)))
+                    .not_null(),
+            );
+            create.col(
+                ColumnDef::new(Alias::new(DELETED_AT))
+                    .custom(Alias::new(b.column_sql(ColumnType::Timestamp, false)))
+                    .null(),
+            );
+        }
+        let mut pk = Index::create();
+        for k in &schema.primary_key {
+            pk.col(Alias::new(k));
+        }
+        create.primary_key(&mut pk);
+        if b == Backend::Mysql {
+            create.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
+        }
+        let stmt = b.db_backend().build(&create);
+        self.db
+            .execute_raw(stmt)
+            .await
+            .map_err(|e| SinkError::statement(format!("creating table {table}"), e))?;
+
+        // The table may predate columns the mapping now declares.
+        let existing = self.existing_columns(table).await?;
+        let mut wanted: Vec<(&str, ColumnType)> =
+            schema.columns.iter().map(|c| (c.name.as_str(), c.ty)).collect();
+        if table != STATE_TABLE {
+            wanted.push((SYNCED_AT, ColumnType::Timestamp));
+            wanted.push((DELETED_AT, ColumnType::Timestamp));
+        }
+        for (name, ty) in wanted {
+            if existing.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            // Nullable: the rows already stored have no value for it.
+            let mut alter = Table::alter();
+            alter.table(Alias::new(table)).add_column(
+                ColumnDef::new(Alias::new(name)).custom(Alias::new(b.column_sql(ty, false))).null(),
+            );
+            let stmt = b.db_backend().build(&alter);
+            self.db.execute_raw(stmt).await.map_err(|e| {
+                SinkError::statement(format!("adding column {name} to table {table}"), e)
+            })?;
+            debug!(table, column = name, "added column");
+        }
+        Ok(())
+    }
+
+    async fn existing_columns(&self, table: &str) -> Result<Vec<String>, SinkError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT name FROM pragma_table_info(?)",
+            Backend::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Backend::Mysql => {
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let stmt = Statement::from_sql_and_values(
+            self.backend.db_backend(),
+            sql,
+            [SqValue::String(Some(table.to_owned()))],
+        );
+        let action = || format!("reading the columns of table {table}");
+        let rows =
+            self.db.query_all_raw(stmt).await.map_err(|e| SinkError::statement(action(), e))?;
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).map_err(|e| SinkError::statement(action(), e)))
+            .collect()
+    }
+
+    async fn read_state_inner(
+        &self,
+        tenant: &str,
+        stream: &str,
+    ) -> Result<Option<StreamState>, SinkError> {
+        let mut q = Query::select();
+        q.from(Alias::new(STATE_TABLE))
+            .column(Alias::new("state"))
+            .and_where(Expr::col(Alias::new("tenant")).eq(tenant))
+            .and_where(Expr::col(Alias::new("stream")).eq(stream));
+        let stmt = self.backend.db_backend().build(&q);
+        let row = self.db.query_one_raw(stmt).await.map_err(|e| {
+            SinkError::statement(
+                format!("reading the state of tenant {tenant}, stream {stream}"),
+                e,
+            )
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        match self.backend.decode(&row, 0, ColumnType::Json) {
+            Ok(Value::Json(v)) => Ok(Some(StreamState(v))),
+            Ok(other) => Err(SinkError::State {
+                tenant: tenant.into(),
+                stream: stream.into(),
+                reason: format!("stored state is {other:?}, not json"),
+            }),
+            Err(reason) => {
+                Err(SinkError::State { tenant: tenant.into(), stream: stream.into(), reason })
+            }
+        }
+    }
+
+    async fn commit_inner(&mut self, batch: CommitBatch) -> Result<CommitStats, SinkError> {
+        let started = Instant::now();
+        let CommitBatch { tenant, stream, tables, state, synced_at } = batch;
+        let b = self.backend;
+
+        // Everything that can fail on the data itself is done before the
+        // transaction opens.
+        let mut plans = Vec::with_capacity(tables.len());
+        for t in &tables {
+            let parents = match &t.schema.parent_key {
+                Some(pk) => Some(parent_keys(&t.schema, pk, &tables)?),
+                None => None,
+            };
+            plans.push(parents);
+        }
+        let mut writes = Vec::with_capacity(tables.len());
+        for (t, parents) in tables.into_iter().zip(plans) {
+            let schema = t.schema;
+            validate_schema(&schema)?;
+            let rows = dedupe(&schema, t.rows)?;
+            self.ensure_sql(&schema);
+            let parents = match parents {
+                Some(keys) => Some(bind_parent_keys(b, &schema, keys)?),
+                None => None,
+            };
+            writes.push((schema, rows, parents));
+        }
+        let synced = b.timestamp(synced_at);
+
+        let txn = self
+            .db
+            .begin()
+            .await
+            .map_err(|e| SinkError::statement("beginning a transaction", e))?;
+        let result = self.write(&txn, writes, &synced, &tenant, &stream, state).await;
+        let stats = match result {
+            Ok(stats) => stats,
+            Err(e) => {
+                // Dropping the transaction would roll back too; doing it here
+                // returns the connection clean before the error travels up.
+                if let Err(rollback) = txn.rollback().await {
+                    debug!(%rollback, "rollback after a failed commit failed");
+                }
+                return Err(e);
+            }
+        };
+        txn.commit().await.map_err(|e| {
+            SinkError::statement(format!("committing the batch of stream {stream}"), e)
+        })?;
+        debug!(
+            tenant,
+            stream,
+            rows = stats.rows.iter().map(|(_, n)| n).sum::<u64>(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "committed batch"
+        );
+        Ok(stats)
+    }
+
+    async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        writes: Vec<TableWrite>,
+        synced: &SqValue,
+        tenant: &str,
+        stream: &str,
+        state: StreamState,
+    ) -> Result<CommitStats, SinkError> {
+        let b = self.backend;
+        let mut stats = CommitStats::default();
+        for (schema, rows, parents) in writes {
+            let table = schema.name.as_str();
+            let Some(sql) = self.sql.get(table) else {
+                return Err(SinkError::Schema {
+                    table: table.into(),
+                    reason: "no statements were built for this table".into(),
+                });
+            };
+            if let Some(parents) = parents {
+                let per = schema.parent_key.as_ref().map_or(1, Vec::len);
+                let max = chunk_limit(b, per, 1);
+                let mut parents = parents.into_iter();
+                for n in chunk_sizes(parents.len(), max) {
+                    let mut values = Vec::with_capacity(1 + n * per);
+                    values.push(synced.clone());
+                    values.extend(parents.by_ref().take(n).flatten());
+                    let text = sql
+                        .mark_deleted
+                        .get(&n)
+                        .cloned()
+                        .unwrap_or_else(|| mark_deleted_sql(b, &schema, n));
+                    txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
+                        .await
+                        .map_err(|e| {
+                            SinkError::statement(
+                                format!("marking removed rows of table {table}"),
+                                e,
+                            )
+                        })?;
+                }
+            }
+            let count = rows.len() as u64;
+            let width = schema.columns.len();
+            let max = chunk_limit(b, width, 1);
+            let mut rows = rows.into_iter().enumerate();
+            for n in chunk_sizes(rows.len(), max) {
+                let mut values = Vec::with_capacity(n * (width + 1));
+                for (i, Row(row)) in rows.by_ref().take(n) {
+                    for (v, c) in row.into_iter().zip(&schema.columns) {
+                        values.push(b.bind(c.ty, v).map_err(|found| {
+                            SinkError::value_type(table, &c.name, i, c.ty, found)
+                        })?);
+                    }
+                    values.push(synced.clone());
+                }
+                let text = sql.upsert.get(&n).cloned().unwrap_or_else(|| upsert_sql(b, &schema, n));
+                txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
+                    .await
+                    .map_err(|e| {
+                        SinkError::statement(format!("upserting into table {table}"), e)
+                    })?;
+            }
+            stats.rows.push((schema.name.clone(), count));
+        }
+
+        let state_json = state.0;
+        let values = vec![
+            SqValue::String(Some(tenant.to_owned())),
+            SqValue::String(Some(stream.to_owned())),
+            b.bind(ColumnType::Json, Value::Json(state_json)).map_err(|found| {
+                SinkError::value_type(STATE_TABLE, "state", 0, ColumnType::Json, found)
+            })?,
+            synced.clone(),
+        ];
+        let text = state_upsert_sql(b);
+        txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
+            .await
+            .map_err(|e| {
+                SinkError::statement(
+                    format!("writing the state of tenant {tenant}, stream {stream}"),
+                    e,
+                )
+            })?;
+        Ok(stats)
+    }
+
+    /// Builds (once per table shape) the statement text for every chunk size
+    /// a commit can use.
+    fn ensure_sql(&mut self, schema: &TableSchema) {
+        if self.sql.get(&schema.name).is_some_and(|s| s.schema == *schema) {
+            return;
+        }
+        let b = self.backend;
+        let mut upsert = HashMap::new();
+        let max = chunk_limit(b, schema.columns.len(), 1);
+        let mut n = max;
+        while n >= 1 {
+            upsert.insert(n, upsert_sql(b, schema, n));
+            n /= 2;
+        }
+        let mut mark_deleted = HashMap::new();
+        if let Some(pk) = &schema.parent_key {
+            let max = chunk_limit(b, pk.len(), 1);
+            let mut n = max;
+            while n >= 1 {
+                mark_deleted.insert(n, mark_deleted_sql(b, schema, n));
+                n /= 2;
+            }
+        }
+        self.sql
+            .insert(schema.name.clone(), TableSql { schema: schema.clone(), upsert, mark_deleted });
+    }
+}
+
+#[async_trait]
+impl Sink for DatabaseSink {
+    async fn prepare(&mut self, tables: &[SharedSchema]) -> Result<(), cartage_core::Error> {
+        Ok(self.prepare_inner(tables).await?)
+    }
+
+    async fn read_state(
+        &mut self,
+        tenant: &str,
+        stream: &str,
+    ) -> Result<Option<StreamState>, cartage_core::Error> {
+        Ok(self.read_state_inner(tenant, stream).await?)
+    }
+
+    async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, cartage_core::Error> {
+        Ok(self.commit_inner(batch).await?)
+    }
+}
+
+/// The schema of the state table.
+fn state_schema() -> TableSchema {
+    use cartage_core::Column;
+    TableSchema {
+        name: STATE_TABLE.into(),
+        columns: vec![
+            Column::new("tenant", ColumnType::Text, false),
+            Column::new("stream", ColumnType::Text, false),
+            Column::new("state", ColumnType::Json, false),
+            Column::new("updated_at", ColumnType::Timestamp, false),
+        ],
+        primary_key: vec!["tenant".into(), "stream".into()],
+        parent_key: None,
+    }
+}
+
+fn validate_schema(schema: &TableSchema) -> Result<(), SinkError> {
+    let err = |reason: String| SinkError::Schema { table: schema.name.clone(), reason };
+    if schema.name == STATE_TABLE {
+        return Err(err(format!("the name {STATE_TABLE} is reserved for sync state")));
+    }
+    if schema.primary_key.is_empty() {
+        return Err(err("no primary key".into()));
+    }
+    for k in &schema.primary_key {
+        if schema.column_index(k).is_none() {
+            return Err(err(format!("primary key column {k} is not a column")));
+        }
+    }
+    if schema.column_index("tenant").is_none() {
+        return Err(err("no tenant column".into()));
+    }
+    for c in &schema.columns {
+        if c.name == SYNCED_AT || c.name == DELETED_AT {
+            return Err(err(format!("column name {} is reserved", c.name)));
+        }
+    }
+    if let Some(parent) = &schema.parent_key
+        && (parent.is_empty()
+            || parent.len() >= schema.primary_key.len()
+            || !schema.primary_key.starts_with(parent))
+    {
+        return Err(err(format!(
+            "parent key {parent:?} must be a proper leading part of the primary key {:?}",
+            schema.primary_key
+        )));
+    }
+    Ok(())
+}
+
+/// The largest power of two of rows (of `width` columns plus `extra` system
+/// parameters) one statement may carry.
+fn chunk_limit(b: Backend, width: usize, extra: usize) -> usize {
+    let cap = (b.max_params() / (width + extra).max(1)).clamp(1, MAX_ROWS_PER_STATEMENT);
+    1 << cap.ilog2()
+}
+
+/// Splits `n` rows into full chunks of `max` and the rest into powers of two,
+/// so only `log2(max) + 1` statement shapes exist.
+fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
+    let mut sizes = vec![max; n / max];
+    let rest = n % max;
+    let mut bit = max;
+    while bit >= 1 {
+        if rest & bit != 0 {
+            sizes.push(bit);
+        }
+        bit /= 2;
+    }
+    sizes
+}
+
+fn upsert_sql(b: Backend, schema: &TableSchema, rows: usize) -> String {
+    let mut q = Query::insert();
+    q.into_table(Alias::new(&schema.name)).columns(
+        schema
+            .columns
+            .iter()
+            .map(|c| Alias::new(&c.name))
+            .chain([Alias::new(SYNCED_AT), Alias::new(DELETED_AT)]),
+    );
+    // Cannot panic: one placeholder per column listed above.
+    let placeholders: Vec<Expr> = schema
+        .columns
+        .iter()
+        .map(|c| Expr::val(b.null(c.ty)))
+        .chain([Expr::val(b.null(ColumnType::Timestamp)), Expr::null()])
+        .collect();
+    for _ in 0..rows {
+        q.values_panic(placeholders.iter().cloned());
+    }
+    let updates = schema
+        .columns
+        .iter()
+        .filter(|c| !schema.primary_key.contains(&c.name))
+        .map(|c| Alias::new(&c.name))
+        .chain([Alias::new(SYNCED_AT), Alias::new(DELETED_AT)]);
+    q.on_conflict(
+        OnConflict::columns(schema.primary_key.iter().map(Alias::new))
+            .update_columns(updates)
+            .to_owned(),
+    );
+    b.db_backend().build(&q).sql
+}
+
+fn mark_deleted_sql(b: Backend, schema: &TableSchema, parents: usize) -> String {
+    let parent_key = schema.parent_key.as_deref().unwrap_or_default();
+    let tuple: Vec<SqValue> = parent_key
+        .iter()
+        .map(|k| {
+            let ty = schema.column_index(k).map_or(ColumnType::Text, |i| schema.columns[i].ty);
+            b.null(ty)
+        })
+        .collect();
+    let mut q = Query::update();
+    q.table(Alias::new(&schema.name))
+        .value(Alias::new(DELETED_AT), Expr::val(b.null(ColumnType::Timestamp)))
+        .and_where(Expr::col(Alias::new(DELETED_AT)).is_null())
+        .and_where(
+            Expr::tuple(parent_key.iter().map(|k| Expr::col(Alias::new(k))))
+                .in_tuples((0..parents).map(|_| ValueTuple::Many(tuple.clone()))),
+        );
+    b.db_backend().build(&q).sql
+}
+
+fn state_upsert_sql(b: Backend) -> String {
+    let schema = state_schema();
+    let mut q = Query::insert();
+    q.into_table(Alias::new(STATE_TABLE))
+        .columns(schema.columns.iter().map(|c| Alias::new(&c.name)))
+        // Cannot panic: one placeholder per column listed above.
+        .values_panic(schema.columns.iter().map(|c| Expr::val(b.null(c.ty))))
+        .on_conflict(
+            OnConflict::columns([Alias::new("tenant"), Alias::new("stream")])
+                .update_columns([Alias::new("state"), Alias::new("updated_at")])
+                .to_owned(),
+        );
+    b.db_backend().build(&q).sql
+}
+
+/// A primary key value, hashable and ordered (text by bytes).
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum KeyPart<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Decimal(Decimal),
+    Text(&'a str),
+    Timestamp(DateTime<Utc>),
+    Date(NaiveDate),
+    Json(String),
+}
+
+fn key_part(v: &Value) -> KeyPart<'_> {
+    match v {
+        Value::Null => KeyPart::Null,
+        Value::Bool(b) => KeyPart::Bool(*b),
+        Value::Int(i) => KeyPart::Int(*i),
+        Value::Decimal(d) => KeyPart::Decimal(d.normalize()),
+        Value::Text(s) => KeyPart::Text(s),
+        Value::Timestamp(t) => KeyPart::Timestamp(*t),
+        Value::Date(d) => KeyPart::Date(*d),
+        Value::Json(j) => KeyPart::Json(j.to_string()),
+    }
+}
+
+fn key_of<'a>(row: &'a Row, idx: &[usize]) -> Vec<KeyPart<'a>> {
+    idx.iter().map(|&i| row.0.get(i).map_or(KeyPart::Null, key_part)).collect()
+}
+
+fn compare_keys(a: &Row, b: &Row, idx: &[usize]) -> Ordering {
+    key_of(a, idx).cmp(&key_of(b, idx))
+}
+
+/// Checks row widths and keeps the last row of each primary key, in the
+/// order of those last occurrences.
+fn dedupe(schema: &TableSchema, rows: Vec<Row>) -> Result<Vec<Row>, SinkError> {
+    let width = schema.columns.len();
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.0.len() != width) {
+        return Err(SinkError::RowWidth {
+            table: schema.name.clone(),
+            row: i,
+            found: r.0.len(),
+            expected: width,
+        });
+    }
+    let key = schema.primary_key_indexes();
+    let mut keep = vec![false; rows.len()];
+    {
+        let mut last: HashMap<Vec<KeyPart<'_>>, usize> = HashMap::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            last.insert(key_of(r, &key), i);
+        }
+        if last.len() == rows.len() {
+            return Ok(rows);
+        }
+        for i in last.into_values() {
+            keep[i] = true;
+        }
+    }
+    Ok(rows.into_iter().zip(keep).filter_map(|(r, k)| k.then_some(r)).collect())
+}
+
+/// The distinct parent keys of a child table's batch: those of the parent
+/// table's rows in the same batch (the table whose primary key is the child's
+/// parent key), and those of the child rows themselves.
+fn parent_keys(
+    child: &TableSchema,
+    parent_key: &[String],
+    tables: &[cartage_core::TableRows],
+) -> Result<Vec<Vec<Value>>, SinkError> {
+    let idx_in = |schema: &TableSchema| -> Option<Vec<usize>> {
+        parent_key.iter().map(|k| schema.column_index(k)).collect()
+    };
+    let mut seen: HashSet<Vec<KeyPart<'_>>> = HashSet::new();
+    let mut keys = Vec::new();
+    let sources = tables
+        .iter()
+        .filter(|t| t.schema.name == child.name || t.schema.primary_key.as_slice() == parent_key);
+    for t in sources {
+        let Some(idx) = idx_in(&t.schema) else {
+            return Err(SinkError::Schema {
+                table: t.schema.name.clone(),
+                reason: format!("parent key {parent_key:?} names a missing column"),
+            });
+        };
+        for r in &t.rows {
+            if seen.insert(key_of(r, &idx)) {
+                keys.push(
+                    idx.iter().map(|&i| r.0.get(i).cloned().unwrap_or(Value::Null)).collect(),
+                );
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn bind_parent_keys(
+    b: Backend,
+    schema: &TableSchema,
+    keys: Vec<Vec<Value>>,
+) -> Result<Vec<Vec<SqValue>>, SinkError> {
+    let parent_key = schema.parent_key.as_deref().unwrap_or_default();
+    let cols: Vec<&cartage_core::Column> = parent_key
+        .iter()
+        .filter_map(|k| schema.column_index(k).map(|i| &schema.columns[i]))
+        .collect();
+    keys.into_iter()
+        .enumerate()
+        .map(|(i, key)| {
+            key.into_iter()
+                .zip(&cols)
+                .map(|(v, c)| {
+                    b.bind(c.ty, v).map_err(|found| {
+                        SinkError::value_type(&schema.name, &c.name, i, c.ty, found)
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartage_core::Column;
+
+    fn schema() -> TableSchema {
+        TableSchema {
+            name: "order_lines".into(),
+            columns: vec![
+                Column::new("tenant", ColumnType::Text, false),
+                Column::new("order_id", ColumnType::Text, false),
+                Column::new("line_id", ColumnType::Int, false),
+                Column::new("sku", ColumnType::Text, true),
+            ],
+            primary_key: vec!["tenant".into(), "order_id".into(), "line_id".into()],
+            parent_key: Some(vec!["tenant".into(), "order_id".into()]),
+        }
+    }
+
+    fn row(order: &str, line: i64, sku: &str) -> Row {
+        Row(vec![
+            Value::Text("acme".into()),
+            Value::Text(order.into()),
+            Value::Int(line),
+            Value::Text(sku.into()),
+        ])
+    }
+
+    #[test]
+    fn chunks_are_full_then_powers_of_two() {
+        assert_eq!(chunk_sizes(0, 512), Vec::<usize>::new());
+        assert_eq!(chunk_sizes(900, 512), vec![512, 256, 128, 4]);
+        assert_eq!(chunk_sizes(1200, 256), vec![256, 256, 256, 256, 128, 32, 16]);
+        assert_eq!(chunk_sizes(1, 1), vec![1]);
+    }
+
+    #[test]
+    fn chunk_limits_respect_each_backends_parameter_limit() {
+        // 26 data columns + _synced_at.
+        assert_eq!(chunk_limit(Backend::Sqlite, 26, 1), 512);
+        assert_eq!(chunk_limit(Backend::Sqlite, 100, 1), 256);
+        assert_eq!(chunk_limit(Backend::Postgres, 1000, 1), 64);
+        assert!(chunk_limit(Backend::Sqlite, 100, 1) * 101 <= 32_766);
+    }
+
+    #[test]
+    fn dedupe_keeps_the_last_row_of_each_key() {
+        let rows = vec![row("1", 1, "a"), row("1", 2, "b"), row("1", 1, "c"), row("2", 1, "d")];
+        let kept = dedupe(&schema(), rows).expect("valid rows");
+        assert_eq!(kept, vec![row("1", 2, "b"), row("1", 1, "c"), row("2", 1, "d")]);
+    }
+
+    #[test]
+    fn dedupe_rejects_a_row_of_the_wrong_width() {
+        let e = dedupe(&schema(), vec![row("1", 1, "a"), Row(vec![Value::Null])])
+            .expect_err("short row");
+        assert_eq!(e.to_string(), "table order_lines, row 1: 1 values for 4 columns");
+    }
+
+    #[test]
+    fn upsert_text_has_one_parameter_per_value_and_updates_non_key_columns() {
+        let sql = upsert_sql(Backend::Sqlite, &schema(), 2);
+        assert_eq!(
+            sql,
+            r#"INSERT INTO "order_lines" ("tenant", "order_id", "line_id", "sku", "_synced_at", "_deleted_at") VALUES (?, ?, ?, ?, ?, NULL), (?, ?, ?, ?, ?, NULL) ON CONFLICT ("tenant", "order_id", "line_id") DO UPDATE SET "sku" = "excluded"."sku", "_synced_at" = "excluded"."_synced_at", "_deleted_at" = "excluded"."_deleted_at""#
+        );
+        let sql = upsert_sql(Backend::Mysql, &schema(), 1);
+        assert!(sql.ends_with("ON DUPLICATE KEY UPDATE `sku` = VALUES(`sku`), `_synced_at` = VALUES(`_synced_at`), `_deleted_at` = VALUES(`_deleted_at`)"), "{sql}");
+    }
+
+    #[test]
+    fn mark_deleted_text_sets_deleted_at_on_live_children_of_the_parents() {
+        let sql = mark_deleted_sql(Backend::Postgres, &schema(), 2);
+        assert_eq!(
+            sql,
+            r#"UPDATE "order_lines" SET "_deleted_at" = $1 WHERE "_deleted_at" IS NULL AND ("tenant", "order_id") IN (($2, $3), ($4, $5))"#
+        );
+    }
+
+    #[test]
+    fn a_parent_key_that_is_not_a_leading_part_of_the_key_is_refused() {
+        let mut s = schema();
+        s.parent_key = Some(vec!["order_id".into()]);
+        let e = validate_schema(&s).expect_err("bad parent key");
+        assert!(e.to_string().contains("must be a proper leading part"), "{e}");
+    }
+
+    #[test]
+    fn keys_sort_text_by_bytes() {
+        let idx = [1usize];
+        assert_eq!(compare_keys(&row("B", 1, ""), &row("a", 1, ""), &idx), Ordering::Less);
+        assert_eq!(compare_keys(&row("10", 1, ""), &row("9", 1, ""), &idx), Ordering::Less);
+    }
+}

@@ -1,0 +1,129 @@
+//! The sinks' error type, and its conversion into `cartage_core::Error`.
+
+use cartage_core::{ColumnType, ErrorKind};
+use sea_orm::DbErr;
+
+/// What went wrong in a sink.
+///
+/// Messages never contain a password: URLs are redacted before they are put
+/// into an error (see [`crate::config::redact_url`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// The sink URL cannot be used (wrong scheme, unparsable).
+    #[error("invalid sink url {url}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    /// The database did not accept a connection.
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String, transient: bool },
+
+    /// A statement failed (creating a table, an upsert, the state row).
+    #[error("{action}: {source}")]
+    Statement {
+        /// What was being done, naming the table, e.g. `upserting into table orders`.
+        action: String,
+        #[source]
+        source: DbErr,
+    },
+
+    /// A value does not fit the column the schema declares.
+    #[error(
+        "table {table}, column {column}, row {row}: expected a {expected} value, found {found}"
+    )]
+    ValueType {
+        table: String,
+        column: String,
+        row: usize,
+        expected: &'static str,
+        found: &'static str,
+    },
+
+    /// A row has a different number of values than its table has columns.
+    #[error("table {table}, row {row}: {found} values for {expected} columns")]
+    RowWidth { table: String, row: usize, found: usize, expected: usize },
+
+    /// The schema is unusable (a primary key naming a missing column, ...).
+    #[error("table {table}: {reason}")]
+    Schema { table: String, reason: String },
+
+    /// A stored value cannot be decoded back into its column type.
+    #[error("table {table}, column {column}: cannot decode stored value: {reason}")]
+    Decode { table: String, column: String, reason: String },
+
+    /// The stored state of a stream is not valid JSON.
+    #[error("state of tenant {tenant}, stream {stream}: {reason}")]
+    State { tenant: String, stream: String, reason: String },
+}
+
+impl SinkError {
+    pub(crate) fn statement(action: impl Into<String>, source: DbErr) -> Self {
+        SinkError::Statement { action: action.into(), source }
+    }
+
+    pub(crate) fn value_type(
+        table: &str,
+        column: &str,
+        row: usize,
+        expected: ColumnType,
+        found: &'static str,
+    ) -> Self {
+        SinkError::ValueType {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            row,
+            expected: expected.name(),
+            found,
+        }
+    }
+
+    /// The kind the pipeline sees: whether a retry can help.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SinkError::InvalidUrl { .. } => ErrorKind::Config,
+            SinkError::Connect { transient: true, .. } => ErrorKind::Transient,
+            SinkError::Connect { .. } => ErrorKind::Sink,
+            SinkError::Statement { source, .. } if is_transient(source) => ErrorKind::Transient,
+            SinkError::Statement { .. } => ErrorKind::Sink,
+            SinkError::ValueType { .. } | SinkError::RowWidth { .. } => ErrorKind::Data,
+            SinkError::Schema { .. } => ErrorKind::Config,
+            SinkError::Decode { .. } | SinkError::State { .. } => ErrorKind::Sink,
+        }
+    }
+}
+
+impl From<SinkError> for cartage_core::Error {
+    fn from(e: SinkError) -> Self {
+        // The whole chain goes into the message (one line); the source is not
+        // kept so that nothing unredacted can be printed later.
+        cartage_core::Error::new(e.kind(), e.to_string())
+    }
+}
+
+/// Whether a database error can pass: a dropped connection, a pool timeout,
+/// a deadlock or a busy database.
+pub(crate) fn is_transient(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as SqlxError;
+    let runtime = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed
+        | SqlxError::Tls(_) => true,
+        SqlxError::Database(db) => matches!(
+            db.code().as_deref(),
+            // PostgreSQL serialization failure / deadlock, MySQL deadlock /
+            // lock wait timeout, SQLite BUSY / LOCKED.
+            Some("40001" | "40P01" | "1213" | "1205" | "5" | "6" | "517" | "262")
+        ),
+        _ => false,
+    }
+}
