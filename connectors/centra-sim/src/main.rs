@@ -1,2 +1,216 @@
-//! The `centra-sim` command line.
-fn main() {}
+//! The `centra-sim` command line: serve a simulated Centra, or benchmark one.
+
+use anyhow::Context as _;
+use centra_sim::{SimConfig, Simulator, faults, ratelimit};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(name = "centra-sim", version, about = "A simulator of Centra's GraphQL Integration API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Orders generated at start.
+    #[arg(long, default_value_t = 500)]
+    orders: u64,
+    /// Seed of all generated data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Data profile: plain, nordic-fashion or outdoor-wholesale.
+    #[arg(long, default_value = "plain")]
+    profile: String,
+    /// Products in the catalog.
+    #[arg(long, default_value_t = 60)]
+    products: usize,
+    /// Warehouses.
+    #[arg(long, default_value_t = 3)]
+    warehouses: usize,
+    /// Purchase orders.
+    #[arg(long, default_value_t = 30)]
+    purchase_orders: usize,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API and the control API until Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The bearer token accepted with every permission.
+        #[arg(long, default_value = "sim-token", env = "CENTRA_SIM_TOKEN")]
+        token: String,
+        /// Integration name of the token (its event queue).
+        #[arg(long, default_value = "sim-integration")]
+        integration: String,
+        /// Rate-limit tier: growth, enhanced, high-volume, enterprise or unlimited.
+        #[arg(long, default_value = "growth")]
+        tier: String,
+        /// Retry-After format on 429: seconds, http-date or epoch.
+        #[arg(long, default_value = "seconds")]
+        retry_after: String,
+        /// Background order changes per second.
+        #[arg(long, default_value_t = 0.0)]
+        churn_per_sec: f64,
+        /// Let churn delete orders too.
+        #[arg(long)]
+        churn_deletes: bool,
+    },
+    /// Measure pages of 200 orders with lines per second, in-process.
+    Bench {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Pages to fetch.
+        #[arg(long, default_value_t = 200)]
+        pages: u64,
+    },
+}
+
+fn config(d: &DataArgs) -> anyhow::Result<SimConfig> {
+    if centra_sim::data::Profile::parse(&d.profile).is_none() {
+        anyhow::bail!(
+            "unknown profile {:?} (expected plain, nordic-fashion or outdoor-wholesale)",
+            d.profile
+        );
+    }
+    Ok(SimConfig {
+        seed: d.seed,
+        orders: d.orders,
+        profile: d.profile.clone(),
+        products: d.products,
+        warehouses: d.warehouses,
+        purchase_orders: d.purchase_orders,
+        ..SimConfig::default()
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            data,
+            token,
+            integration,
+            tier,
+            retry_after,
+            churn_per_sec,
+            churn_deletes,
+        } => {
+            let tier: ratelimit::Tier =
+                tier.parse().map_err(|e| anyhow::anyhow!("--tier {tier}: {e:?}"))?;
+            let retry_after = match retry_after.as_str() {
+                "seconds" => ratelimit::RetryAfterFormat::Seconds,
+                "http-date" => ratelimit::RetryAfterFormat::HttpDate,
+                "epoch" => ratelimit::RetryAfterFormat::Epoch,
+                other => {
+                    anyhow::bail!("--retry-after {other}: expected seconds, http-date or epoch")
+                }
+            };
+            let cfg = SimConfig {
+                token,
+                integration,
+                tier,
+                retry_after,
+                churn_per_sec,
+                churn_deletes,
+                faults: faults::FaultConfig::default(),
+                ..config(&data)?
+            };
+            let started = std::time::Instant::now();
+            let sim = Simulator::new(cfg);
+            let running = sim.serve(addr).await.with_context(|| format!("binding {addr}"))?;
+            println!(
+                "centra-sim serving {} orders (seed {}, profile {}) in {:.1}s",
+                data.orders,
+                data.seed,
+                data.profile,
+                started.elapsed().as_secs_f64()
+            );
+            println!("GraphQL: {}", running.graphql_url);
+            println!("token:   {}", running.token);
+            println!("control: {}/__sim/ (see docs/simulator.md)", running.base_url);
+            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            println!("stopping");
+            running.shutdown().await;
+        }
+        Command::Bench { data, pages } => bench(config(&data)?, pages)?,
+    }
+    Ok(())
+}
+
+fn rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The page query of the benchmark: what a sync reads per order.
+pub const BENCH_QUERY: &str = r#"query Page($page: Int!) {
+  orders(limit: 200, page: $page, sort: [number_ASC]) {
+    id number status createdAt updatedAt
+    store { id type } market { id name } pricelist { id name }
+    grandTotal { value valueInCents currency { code } conversionRate }
+    totals { shipping { valueInCents } handling { valueInCents } taxIncluded { valueInCents } taxAdded { valueInCents } }
+    shippingAddress { firstName lastName address1 city zipCode country { code } email }
+    lines { id quantity cancelledQuantity returnedQuantity taxPercent discountPercent
+      unitPrice { valueInCents } unitOriginalPrice { valueInCents } lineValue { valueInCents }
+      productVariant { id variantNumber } productSize { id SKU EAN sizeNumber description } }
+    ... on DirectToConsumerOrder { customer { id email attributes { type { name } elements { key ... on AttributeStringElement { value } } } } }
+    ... on WholesaleOrder { purchaseOrderNumber account { id name } }
+  }
+}"#;
+
+fn bench(cfg: SimConfig, pages: u64) -> anyhow::Result<()> {
+    let rss0 = rss_kib().unwrap_or(0);
+    let t0 = std::time::Instant::now();
+    let orders = cfg.orders;
+    let sim = Simulator::new(cfg);
+    let build = t0.elapsed();
+    let rss1 = rss_kib().unwrap_or(0);
+    let total_pages = orders.div_ceil(200).max(1);
+    let t1 = std::time::Instant::now();
+    let mut bytes = 0usize;
+    let mut worst = std::time::Duration::ZERO;
+    for i in 0..pages {
+        // Spread the pages over the whole order range.
+        let page = 1 + (i * 7919) % total_pages;
+        let ts = std::time::Instant::now();
+        let v = sim.execute(BENCH_QUERY, serde_json::json!({ "page": page }));
+        worst = worst.max(ts.elapsed());
+        if v.get("errors").is_some() {
+            anyhow::bail!("bench query failed: {v}");
+        }
+        bytes += v.to_string().len();
+    }
+    let el = t1.elapsed();
+    let rss2 = rss_kib().unwrap_or(0);
+    println!("orders: {orders}");
+    println!(
+        "build: {:.2}s, RSS before {} MiB, after build {} MiB, after paging {} MiB",
+        build.as_secs_f64(),
+        rss0 / 1024,
+        rss1 / 1024,
+        rss2 / 1024
+    );
+    println!(
+        "pages of 200 orders with lines: {pages} in {:.2}s = {:.1} pages/s ({:.2} ms mean, {:.2} ms worst), {:.0} KiB/page",
+        el.as_secs_f64(),
+        pages as f64 / el.as_secs_f64(),
+        el.as_secs_f64() * 1000.0 / pages as f64,
+        worst.as_secs_f64() * 1000.0,
+        bytes as f64 / pages as f64 / 1024.0
+    );
+    Ok(())
+}

@@ -1,0 +1,458 @@
+//! Changes over time: the operations behind the HTTP control API under
+//! `/__sim/` and the churn task. Every change stamps `updatedAt` with the
+//! simulated now and records events.
+
+use crate::data::{self, shipping_parts};
+use crate::error::SimError;
+use crate::events::{ChangeType, ObjectType};
+use crate::model::*;
+use crate::{Simulator, write};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+
+/// The control operations of a [`Simulator`].
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub(crate) sim: Simulator,
+}
+
+/// Which orders an order operation touches: explicit numbers, or `count`
+/// orders chosen by the simulator's seeded control RNG.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSelection {
+    /// How many random orders (ignored when `numbers` is given). Default 1.
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// Exact order numbers.
+    #[serde(default)]
+    pub numbers: Option<Vec<i64>>,
+}
+
+/// `POST /__sim/orders/update`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrders {
+    /// Which orders.
+    #[serde(flatten)]
+    pub select: OrderSelection,
+    /// Force this status (GraphQL spelling) instead of a random change.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// `POST /__sim/stock/change`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStock {
+    /// Warehouse (random active one when absent).
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    /// Size (random when absent).
+    #[serde(default)]
+    pub size_id: Option<i64>,
+    /// Change of the physical quantity (random −5..=+20 when absent).
+    #[serde(default)]
+    pub delta: Option<i64>,
+    /// How many random changes (when warehouse/size are not both given). Default 1.
+    #[serde(default)]
+    pub count: Option<usize>,
+}
+
+/// `POST /__sim/deliveries/create` and `/__sim/deliveries/accept`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryRequest {
+    /// For create: the purchase order (a random confirmed one when absent).
+    #[serde(default)]
+    pub purchase_order_id: Option<i64>,
+    /// For accept: the delivery (the oldest `INSERTED` one when absent).
+    #[serde(default)]
+    pub delivery_id: Option<i64>,
+}
+
+/// `POST /__sim/purchase-orders/update`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePurchaseOrder {
+    /// The purchase order (random when absent).
+    #[serde(default)]
+    pub id: Option<i64>,
+    /// New status (GraphQL spelling); otherwise the ETA moves a week.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+fn po_status(s: &str) -> Option<PurchaseOrderStatus> {
+    [
+        PurchaseOrderStatus::Draft,
+        PurchaseOrderStatus::Confirmed,
+        PurchaseOrderStatus::Completed,
+        PurchaseOrderStatus::Cancelled,
+    ]
+    .into_iter()
+    .find(|x| x.as_str() == s)
+}
+
+impl Control {
+    /// Moves the simulated clock forward; returns the new now.
+    pub fn advance_clock(&self, seconds: i64) -> DateTime<Utc> {
+        self.sim.advance(seconds)
+    }
+
+    fn pick_orders(
+        &self,
+        w: &mut crate::state::World,
+        sel: &OrderSelection,
+    ) -> Result<Vec<i64>, SimError> {
+        if let Some(ns) = &sel.numbers {
+            for &n in ns {
+                if w.entry(n).is_none_or(|e| e.deleted) {
+                    return Err(SimError::NotFound { kind: "order", id: n });
+                }
+            }
+            return Ok(ns.clone());
+        }
+        let want = sel.count.unwrap_or(1);
+        let max = w.max_number();
+        let live = w.index.iter().filter(|e| !e.deleted).count();
+        let mut out = Vec::with_capacity(want.min(live));
+        let mut tries = 0;
+        while out.len() < want.min(live) && tries < want * 50 + 100 {
+            tries += 1;
+            let n = w.control_rng.random_range(1..=max);
+            if w.entry(n).is_some_and(|e| !e.deleted) && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_order(&self, o: &Order, change: ChangeType) {
+        self.sim.inner.events.record(
+            ObjectType::Order,
+            change,
+            o.number,
+            Some(o.store.id),
+            o.updated_at,
+        );
+        self.sim.inner.counters.orders_changed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Changes orders: a status step forward, a cancelled unit or a returned
+    /// unit (random), or the given status. Returns the changed orders.
+    pub fn update_orders(&self, req: &UpdateOrders) -> Result<Vec<Order>, SimError> {
+        let forced = match &req.status {
+            Some(s) => Some(
+                OrderStatus::parse(s)
+                    .ok_or_else(|| SimError::Invalid(format!("unknown order status {s}")))?,
+            ),
+            None => None,
+        };
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let numbers = self.pick_orders(&mut w, &req.select)?;
+        let mut changed = Vec::new();
+        for n in numbers {
+            let Some(mut o) = w.order(n) else { continue };
+            let include = w.generator.market(o.market_id).is_some_and(|m| m.prices_include_tax);
+            let (se, st) = shipping_parts(&o);
+            let roll: u32 = w.control_rng.random_range(0..10);
+            match forced {
+                Some(s) => o.status = s,
+                None => {
+                    let next = match o.status {
+                        OrderStatus::Pending => Some(OrderStatus::Confirmed),
+                        OrderStatus::Confirmed => Some(OrderStatus::Processing),
+                        OrderStatus::Processing => Some(OrderStatus::Shipped),
+                        OrderStatus::Shipped => Some(OrderStatus::Archived),
+                        _ => None,
+                    };
+                    let li = w.control_rng.random_range(0..o.lines.len().max(1));
+                    match (roll, next) {
+                        (0..6, Some(s)) => o.status = s,
+                        _ => {
+                            let shipped =
+                                matches!(o.status, OrderStatus::Shipped | OrderStatus::Archived);
+                            if let Some(l) = o.lines.get_mut(li) {
+                                if shipped && l.quantity > l.returned_quantity {
+                                    l.returned_quantity += 1;
+                                } else if !shipped && l.quantity > 0 {
+                                    l.quantity -= 1;
+                                    l.cancelled_quantity += 1;
+                                } else {
+                                    o.is_on_hold = !o.is_on_hold;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if o.status == OrderStatus::Cancelled {
+                for l in &mut o.lines {
+                    l.cancelled_quantity += l.quantity;
+                    l.quantity = 0;
+                    l.returned_quantity = 0;
+                }
+            }
+            data::recompute_totals(&mut o, se, st, include);
+            o.updated_at = now;
+            w.put_order(o.clone());
+            let change = if o.status == OrderStatus::Shipped {
+                ChangeType::Completed
+            } else {
+                ChangeType::Updated
+            };
+            self.record_order(&o, change);
+            changed.push(o);
+        }
+        Ok(changed)
+    }
+
+    /// Creates `count` new orders at the simulated now.
+    pub fn create_orders(&self, count: usize) -> Vec<Order> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        (0..count)
+            .map(|_| {
+                let draw = w.control_rng.random::<u64>();
+                let o = w.create_order(now, draw);
+                self.record_order(&o, ChangeType::Created);
+                o
+            })
+            .collect()
+    }
+
+    /// Cancels orders (every unit cancelled, status `CANCELLED`).
+    pub fn cancel_orders(&self, sel: &OrderSelection) -> Result<Vec<Order>, SimError> {
+        self.update_orders(&UpdateOrders { select: sel.clone(), status: Some("CANCELLED".into()) })
+    }
+
+    /// Deletes orders: they vanish from every query; a `DELETED` event is queued.
+    pub fn delete_orders(&self, sel: &OrderSelection) -> Result<Vec<i64>, SimError> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let numbers = self.pick_orders(&mut w, sel)?;
+        for &n in &numbers {
+            let store = w.entry(n).map(|e| i64::from(e.store));
+            if let Some(e) = w.index.get_mut((n - 1) as usize) {
+                e.deleted = true;
+                e.updated = now.timestamp();
+                e.version += 1;
+            }
+            w.overrides.remove(&n);
+            self.sim.inner.events.record(ObjectType::Order, ChangeType::Deleted, n, store, now);
+            self.sim.inner.counters.orders_changed.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(numbers)
+    }
+
+    /// Changes physical stock (allocated stays, so free-to-allocate moves too).
+    pub fn change_stock(&self, req: &ChangeStock) -> Result<Vec<StockLevel>, SimError> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let n = if req.warehouse_id.is_some() && req.size_id.is_some() {
+            1
+        } else {
+            req.count.unwrap_or(1)
+        };
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let wid = match req.warehouse_id {
+                Some(x) => x,
+                None => {
+                    let active: Vec<i64> = w
+                        .warehouses
+                        .iter()
+                        .filter(|x| x.status == WarehouseStatus::Active)
+                        .map(|x| x.id)
+                        .collect();
+                    active[w
+                        .control_rng
+                        .random_range(0..active.len().max(1))
+                        .min(active.len().saturating_sub(1))]
+                }
+            };
+            let sid = match req.size_id {
+                Some(x) => x,
+                None => {
+                    let n = w.generator.sizes.len() as i64;
+                    w.control_rng.random_range(1..=n)
+                }
+            };
+            let delta = match req.delta {
+                Some(d) => d,
+                None => w.control_rng.random_range(-5..=20),
+            };
+            let level = w.stock_mut(wid, sid).ok_or(SimError::NotFound {
+                kind: "stock of warehouse/size",
+                id: wid * 1_000_000 + sid,
+            })?;
+            level.physical = (level.physical + delta).max(level.allocated);
+            let level = level.clone();
+            let sc = w.next_stock_change_id;
+            w.next_stock_change_id += 1;
+            let ev = &self.sim.inner.events;
+            ev.record(ObjectType::StockChange, ChangeType::Created, sc, None, now);
+            ev.record(ObjectType::ProductSize, ChangeType::Updated, sid, None, now);
+            out.push(level);
+        }
+        Ok(out)
+    }
+
+    /// Creates a delivery (`INSERTED`) of the remaining units of a confirmed purchase order.
+    pub fn create_delivery(&self, req: &DeliveryRequest) -> Result<Delivery, SimError> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let po_idx = match req.purchase_order_id {
+            Some(id) => w
+                .purchase_orders
+                .iter()
+                .position(|p| p.id == id)
+                .ok_or(SimError::NotFound { kind: "purchase order", id })?,
+            None => {
+                let open: Vec<usize> = w
+                    .purchase_orders
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.status == PurchaseOrderStatus::Confirmed)
+                    .map(|(i, _)| i)
+                    .collect();
+                if open.is_empty() {
+                    return Err(SimError::Invalid("no confirmed purchase order to deliver".into()));
+                }
+                open[w.control_rng.random_range(0..open.len())]
+            }
+        };
+        let po = w.purchase_orders[po_idx].clone();
+        let k = w.deliveries.iter().filter(|d| d.purchase_order_id == po.id).count() + 1;
+        let id = w.deliveries.len() as i64 + 1;
+        let mut rng = data::rng_for(w.generator.seed, 200, id as u64);
+        let d =
+            data::make_delivery(&mut rng, id, &po, 1, 2, DeliveryStatus::Inserted, now.timestamp());
+        let d = Delivery { number: format!("{}-{}", po.id, k), ..d };
+        for l in &d.lines {
+            if let Some(level) = d.warehouse_id.and_then(|wid| w.stock_mut(wid, l.size_id)) {
+                level.on_delivery += l.quantity;
+            }
+        }
+        w.purchase_orders[po_idx].updated_at = now;
+        w.deliveries.push(d.clone());
+        let ev = &self.sim.inner.events;
+        ev.record(ObjectType::PurchaseOrderDelivery, ChangeType::Created, d.id, None, now);
+        ev.record(ObjectType::PurchaseOrder, ChangeType::Updated, po.id, None, now);
+        Ok(d)
+    }
+
+    /// Accepts an `INSERTED` delivery: its units become physical stock.
+    pub fn accept_delivery(&self, req: &DeliveryRequest) -> Result<Delivery, SimError> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let idx = match req.delivery_id {
+            Some(id) => w
+                .deliveries
+                .iter()
+                .position(|d| d.id == id)
+                .ok_or(SimError::NotFound { kind: "delivery", id })?,
+            None => w
+                .deliveries
+                .iter()
+                .position(|d| d.status == DeliveryStatus::Inserted)
+                .ok_or_else(|| SimError::Invalid("no inserted delivery to accept".into()))?,
+        };
+        if w.deliveries[idx].status != DeliveryStatus::Inserted {
+            return Err(SimError::Invalid(format!(
+                "delivery {} is {}, not INSERTED",
+                w.deliveries[idx].id,
+                w.deliveries[idx].status.as_str()
+            )));
+        }
+        w.deliveries[idx].status = DeliveryStatus::Accepted;
+        let d = w.deliveries[idx].clone();
+        for l in &d.lines {
+            if let Some(level) = d.warehouse_id.and_then(|wid| w.stock_mut(wid, l.size_id)) {
+                level.on_delivery = (level.on_delivery - l.quantity).max(0);
+                level.physical += l.quantity;
+                level.unlinked_incoming = (level.unlinked_incoming - l.unlinked_quantity).max(0);
+                level.linked_incoming = (level.linked_incoming - l.linked_quantity).max(0);
+            }
+        }
+        if let Some(po) = w.purchase_orders.iter_mut().find(|p| p.id == d.purchase_order_id) {
+            po.updated_at = now;
+        }
+        let sc = w.next_stock_change_id;
+        w.next_stock_change_id += 1;
+        let ev = &self.sim.inner.events;
+        ev.record(ObjectType::PurchaseOrderDelivery, ChangeType::Completed, d.id, None, now);
+        ev.record(ObjectType::PurchaseOrder, ChangeType::Updated, d.purchase_order_id, None, now);
+        ev.record(ObjectType::StockChange, ChangeType::Created, sc, None, now);
+        for l in &d.lines {
+            ev.record(ObjectType::ProductSize, ChangeType::Updated, l.size_id, None, now);
+        }
+        Ok(d)
+    }
+
+    /// Updates a purchase order: the given status, or its ETA a week later.
+    pub fn update_purchase_order(
+        &self,
+        req: &UpdatePurchaseOrder,
+    ) -> Result<PurchaseOrder, SimError> {
+        let now = self.sim.now();
+        let status =
+            match &req.status {
+                Some(s) => Some(po_status(s).ok_or_else(|| {
+                    SimError::Invalid(format!("unknown purchase order status {s}"))
+                })?),
+                None => None,
+            };
+        let mut w = write(&self.sim.inner.world);
+        if w.purchase_orders.is_empty() {
+            return Err(SimError::Invalid("there are no purchase orders".into()));
+        }
+        let idx = match req.id {
+            Some(id) => w
+                .purchase_orders
+                .iter()
+                .position(|p| p.id == id)
+                .ok_or(SimError::NotFound { kind: "purchase order", id })?,
+            None => {
+                let n = w.purchase_orders.len();
+                w.control_rng.random_range(0..n)
+            }
+        };
+        let po = &mut w.purchase_orders[idx];
+        match status {
+            Some(s) => po.status = s,
+            None => po.eta = po.eta.map(|e| e + chrono::Duration::days(7)),
+        }
+        po.updated_at = now;
+        let po = po.clone();
+        let change = if po.status == PurchaseOrderStatus::Completed {
+            ChangeType::Completed
+        } else {
+            ChangeType::Updated
+        };
+        self.sim.inner.events.record(ObjectType::PurchaseOrder, change, po.id, None, now);
+        Ok(po)
+    }
+
+    /// One churn step: mostly updates, some creates and cancels, deletes only
+    /// when `allow_delete`.
+    pub fn churn_step(&self, allow_delete: bool) {
+        let roll: u32 = write(&self.sim.inner.world).control_rng.random_range(0..100);
+        let one = OrderSelection { count: Some(1), numbers: None };
+        // Errors here mean "nothing to change", which churn can ignore.
+        let _ = match roll {
+            0..70 => self.update_orders(&UpdateOrders { select: one, status: None }).map(|_| ()),
+            70..85 => {
+                self.create_orders(1);
+                Ok(())
+            }
+            85..95 => self.cancel_orders(&one).map(|_| ()),
+            _ if allow_delete => self.delete_orders(&one).map(|_| ()),
+            _ => self.update_orders(&UpdateOrders { select: one, status: None }).map(|_| ()),
+        };
+    }
+}

@@ -1,0 +1,275 @@
+//! Order selection over the compact index: filters, sort direction, pages
+//! and keyset cursors, without generating orders that are not returned.
+
+use crate::dates;
+use crate::model::{OrderStatus, StoreType};
+use crate::state::{Entry, World};
+use apollo_compiler::response::{JsonMap, JsonValue};
+use base64::Engine as _;
+
+/// An inclusive range of unix seconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Range {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl Range {
+    pub fn contains(&self, t: i64) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|x| t <= x)
+    }
+    pub fn contains_opt(&self, t: Option<i64>) -> bool {
+        match t {
+            Some(t) => self.contains(t),
+            None => self.from.is_none() && self.to.is_none(),
+        }
+    }
+}
+
+/// A parsed `OrderFilter`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrderFilter {
+    pub ids: Option<Vec<i64>>,
+    pub numbers: Option<Vec<i64>>,
+    pub statuses: Option<Vec<OrderStatus>>,
+    pub created: Range,
+    pub updated: Range,
+    pub order_date: Range,
+    pub store_type: Option<StoreType>,
+    pub store_ids: Option<Vec<i64>>,
+    pub market_ids: Option<Vec<i64>>,
+}
+
+pub(crate) fn arg_str<'a>(m: &'a JsonMap, k: &str) -> Option<&'a str> {
+    m.get(k).and_then(JsonValue::as_str)
+}
+
+pub(crate) fn arg_i64(m: &JsonMap, k: &str) -> Option<i64> {
+    m.get(k).and_then(JsonValue::as_i64)
+}
+
+pub(crate) fn int_list(m: &JsonMap, k: &str) -> Option<Vec<i64>> {
+    m.get(k).and_then(JsonValue::as_array).map(|a| a.iter().filter_map(JsonValue::as_i64).collect())
+}
+
+pub(crate) fn str_list(m: &JsonMap, k: &str) -> Option<Vec<String>> {
+    m.get(k)
+        .and_then(JsonValue::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+}
+
+/// Parses a `DateRange` argument; an unparsable bound is an error message.
+pub(crate) fn date_range(m: &JsonMap, k: &str) -> Result<Range, String> {
+    let Some(obj) = m.get(k).and_then(JsonValue::as_object) else {
+        return Ok(Range::default());
+    };
+    let bound = |b: &str| -> Result<Option<i64>, String> {
+        match obj.get(b) {
+            None | Some(JsonValue::Null) => Ok(None),
+            Some(JsonValue::String(s)) => dates::parse_input(s.as_str())
+                .map(|t| Some(t.timestamp()))
+                .ok_or_else(|| format!("Invalid date \"{}\" in {k}.{b}", s.as_str())),
+            Some(other) => Err(format!("Invalid date {other} in {k}.{b}")),
+        }
+    };
+    Ok(Range { from: bound("from")?, to: bound("to")? })
+}
+
+/// Parses an `IntRange` argument.
+pub(crate) fn int_range(m: &JsonMap, k: &str) -> Range {
+    match m.get(k).and_then(JsonValue::as_object) {
+        Some(o) => Range { from: arg_i64(o, "from"), to: arg_i64(o, "to") },
+        None => Range::default(),
+    }
+}
+
+impl OrderFilter {
+    pub fn parse(w: &World, args: &JsonMap) -> Result<Self, String> {
+        let Some(m) = args.get("where").and_then(JsonValue::as_object) else {
+            return Ok(Self::default());
+        };
+        Ok(Self {
+            ids: str_list(m, "id")
+                .map(|ids| ids.iter().filter_map(|i| w.generator.number_of_id(i)).collect()),
+            numbers: int_list(m, "number"),
+            statuses: str_list(m, "status")
+                .map(|v| v.iter().filter_map(|s| OrderStatus::parse(s)).collect()),
+            created: date_range(m, "createdAt")?,
+            updated: date_range(m, "updatedAt")?,
+            order_date: date_range(m, "orderDate")?,
+            store_type: arg_str(m, "storeType").map(|s| {
+                if s == "WHOLESALE" { StoreType::Wholesale } else { StoreType::DirectToConsumer }
+            }),
+            store_ids: int_list(m, "storeId"),
+            market_ids: int_list(m, "marketId"),
+        })
+    }
+
+    fn matches(&self, number: i64, e: &Entry) -> bool {
+        if e.deleted {
+            return false;
+        }
+        if let Some(ids) = &self.ids
+            && !ids.contains(&number)
+        {
+            return false;
+        }
+        if let Some(ns) = &self.numbers
+            && !ns.contains(&number)
+        {
+            return false;
+        }
+        if let Some(st) = &self.statuses
+            && !st.contains(&e.status)
+        {
+            return false;
+        }
+        if let Some(t) = self.store_type {
+            let wholesale = e.store == 2;
+            if wholesale != (t == StoreType::Wholesale) {
+                return false;
+            }
+        }
+        if let Some(s) = &self.store_ids
+            && !s.contains(&i64::from(e.store))
+        {
+            return false;
+        }
+        if let Some(s) = &self.market_ids
+            && !s.contains(&i64::from(e.market))
+        {
+            return false;
+        }
+        self.created.contains(e.created)
+            && self.order_date.contains(e.created)
+            && self.updated.contains(e.updated)
+    }
+
+    /// Candidate numbers when the filter names them, sorted ascending.
+    fn candidates(&self) -> Option<Vec<i64>> {
+        let mut v = match (&self.ids, &self.numbers) {
+            (Some(a), Some(b)) => a.iter().filter(|x| b.contains(x)).copied().collect(),
+            (Some(a), None) => a.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => return None,
+        };
+        v.sort_unstable();
+        v.dedup();
+        Some(v)
+    }
+
+    /// Matching numbers strictly inside `(lo, hi)`, in the sort direction,
+    /// passed to `f` until it returns false.
+    pub fn scan(&self, w: &World, desc: bool, lo: i64, hi: i64, mut f: impl FnMut(i64) -> bool) {
+        let ok = |n: i64| n > lo && n < hi && w.entry(n).is_some_and(|e| self.matches(n, e));
+        if let Some(c) = self.candidates() {
+            let it: Box<dyn Iterator<Item = &i64>> =
+                if desc { Box::new(c.iter().rev()) } else { Box::new(c.iter()) };
+            for &n in it {
+                if ok(n) && !f(n) {
+                    return;
+                }
+            }
+            return;
+        }
+        let max = w.max_number();
+        let start = (lo + 1).max(1);
+        let end = (hi - 1).min(max);
+        if start > end {
+            return;
+        }
+        if desc {
+            for n in (start..=end).rev() {
+                if self.matches(n, &w.index[(n - 1) as usize]) && !f(n) {
+                    return;
+                }
+            }
+        } else {
+            for n in start..=end {
+                if self.matches(n, &w.index[(n - 1) as usize]) && !f(n) {
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn count(&self, w: &World) -> usize {
+        let mut c = 0;
+        self.scan(w, false, i64::MIN, i64::MAX, |_| {
+            c += 1;
+            true
+        });
+        c
+    }
+
+    /// One page of a plain list.
+    pub fn page(&self, w: &World, desc: bool, limit: usize, page: usize) -> Vec<i64> {
+        let skip = limit * (page - 1);
+        let mut seen = 0;
+        let mut out = Vec::with_capacity(limit);
+        self.scan(w, desc, i64::MIN, i64::MAX, |n| {
+            seen += 1;
+            if seen > skip {
+                out.push(n);
+            }
+            out.len() < limit
+        });
+        out
+    }
+}
+
+/// The order sorts of the schema. All of them follow creation order: `id`
+/// is Centra's internal id (assigned on creation), and `orderDate` equals
+/// `createdAt`, which never decreases with the number. So each sort is a
+/// direction over order numbers, and its cursor names its field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderSort {
+    pub field: &'static str,
+    pub desc: bool,
+}
+
+impl OrderSort {
+    pub fn parse(args: &JsonMap) -> Self {
+        let first = args
+            .get("sort")
+            .and_then(|v| match v {
+                JsonValue::Array(a) => a.first().and_then(JsonValue::as_str).map(str::to_string),
+                JsonValue::String(s) => Some(s.as_str().to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "number_ASC".into());
+        let (field, dir) = first.split_once('_').unwrap_or(("number", "ASC"));
+        let field = match field {
+            "id" => "id",
+            "orderDate" => "orderDate",
+            _ => "number",
+        };
+        Self { field, desc: dir == "DESC" }
+    }
+
+    pub fn cursor(&self, w: &World, number: i64) -> String {
+        let text = match self.field {
+            "orderDate" => {
+                let t = w.entry(number).map(|e| e.created).unwrap_or_default();
+                format!("orderDate:{t}:{number}")
+            }
+            f => format!("{f}:{number}"),
+        };
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    /// The order number a cursor points at.
+    pub fn decode(&self, cursor: &str) -> Result<i64, String> {
+        let bad = || format!("Invalid cursor \"{cursor}\"");
+        let raw = base64::engine::general_purpose::STANDARD.decode(cursor).map_err(|_| bad())?;
+        let text = String::from_utf8(raw).map_err(|_| bad())?;
+        let (field, rest) = text.split_once(':').ok_or_else(bad)?;
+        if field != self.field {
+            return Err(format!(
+                "Cursor \"{cursor}\" was made for sort {field}, not {}",
+                self.field
+            ));
+        }
+        rest.rsplit(':').next().and_then(|n| n.parse().ok()).ok_or_else(bad)
+    }
+}
