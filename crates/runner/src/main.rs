@@ -1,0 +1,5 @@
+//! The `cartage` binary.
+
+fn main() -> std::process::ExitCode {
+    cartage_runner::main()
+}

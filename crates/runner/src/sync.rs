@@ -1,0 +1,185 @@
+//! `cartage sync`: checks everything first, then runs each stream's pipeline.
+//!
+//! Order matters for "nothing written on bad input": the configuration and
+//! every mapping are parsed and compiled, and every source is asked to
+//! [`Source::check`] its endpoint and credentials, before any sink is
+//! opened. Only then do pipelines run, one stream at a time.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cartage_core::{ErrorKind, Pipeline, RecordMapper, Source};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::Outcome;
+use crate::config::{self, Connection, SourceConfig};
+use crate::mapping;
+use crate::summary::{RunSummary, StreamSummary};
+
+/// What the command line adds to the configuration.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub tenant: Option<String>,
+    pub streams: Vec<String>,
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Runs `cartage sync` and reports how it ended.
+pub async fn run(config_path: &Path, options: Options, cancel: CancellationToken) -> Outcome {
+    let connections = match config::load(config_path) {
+        Ok(connections) => connections,
+        Err(e) => {
+            report_error(&e.to_string());
+            return Outcome::BadConfig;
+        }
+    };
+    run_connections(connections, options, cancel).await
+}
+
+/// A connection, checked and ready to run.
+struct Prepared {
+    connection: Connection,
+    source: Arc<dyn Source>,
+    /// The streams to run, each with its compiled mapping.
+    streams: Vec<(String, Arc<dyn RecordMapper>)>,
+}
+
+pub async fn run_connections(
+    connections: Vec<Connection>,
+    options: Options,
+    cancel: CancellationToken,
+) -> Outcome {
+    let connections: Vec<Connection> = match &options.tenant {
+        None => connections,
+        Some(tenant) => {
+            let known: Vec<String> = connections.iter().map(|c| c.tenant.clone()).collect();
+            let selected: Vec<Connection> =
+                connections.into_iter().filter(|c| &c.tenant == tenant).collect();
+            if selected.is_empty() {
+                report_error(&format!(
+                    "--tenant {tenant}: no such connection (the configuration has: {})",
+                    known.join(", ")
+                ));
+                return Outcome::BadConfig;
+            }
+            selected
+        }
+    };
+
+    let mut prepared = Vec::new();
+    for connection in connections {
+        match prepare(connection, &options.streams) {
+            Ok(p) => prepared.push(p),
+            Err(message) => {
+                report_error(&message);
+                return Outcome::BadConfig;
+            }
+        }
+    }
+    for p in &prepared {
+        if let Err(e) = p.source.check().await {
+            let e = e.context(format!("tenant {}", p.connection.tenant));
+            report_error(&e.to_string());
+            return outcome_of(e.kind());
+        }
+    }
+
+    let mut summary = RunSummary::default();
+    let mut outcome = Outcome::Done;
+    'connections: for p in prepared {
+        for (stream, mapper) in &p.streams {
+            let sink = match p.connection.sink.build().await {
+                Ok(sink) => sink,
+                Err(e) => {
+                    let e = e.context(format!("tenant {}", p.connection.tenant));
+                    report_error(&e.to_string());
+                    outcome = outcome_of(e.kind());
+                    break 'connections;
+                }
+            };
+            info!(tenant = %p.connection.tenant, %stream, "syncing");
+            let pipeline = Pipeline::new(
+                p.connection.tenant.clone(),
+                stream.clone(),
+                Arc::clone(&p.source),
+                Arc::clone(mapper),
+                sink,
+                cancel.clone(),
+            );
+            match pipeline.run().await {
+                Ok(stats) => {
+                    summary.streams.push(StreamSummary::new(&p.connection.tenant, stream, &stats))
+                }
+                Err(e) => {
+                    report_error(&e.to_string());
+                    outcome = outcome_of(e.kind());
+                    break 'connections;
+                }
+            }
+        }
+    }
+    summary.finish();
+    summary.print();
+    if let Some(path) = &options.summary_json
+        && let Err(e) = summary.write_json(path)
+    {
+        report_error(&format!("{}: cannot write the summary: {e}", path.display()));
+        return Outcome::Failed;
+    }
+    outcome
+}
+
+fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, String> {
+    let tenant = connection.tenant.clone();
+    let loaded = mapping::load(&connection.mapping, &tenant)?;
+    let source: Arc<dyn Source> = match &connection.source {
+        SourceConfig::Centra(centra) => {
+            Arc::new(centra.build(&tenant).map_err(|e| format!("tenant {tenant}: {e}"))?)
+        }
+    };
+    let offered: Vec<String> = source.streams().into_iter().map(|s| s.name).collect();
+    let streams: Vec<String> = if !cli_streams.is_empty() {
+        cli_streams.to_vec()
+    } else if let Some(streams) = &connection.streams {
+        streams.clone()
+    } else {
+        loaded.streams().into_iter().filter(|s| offered.contains(s)).collect()
+    };
+    let mut mapped = Vec::new();
+    for stream in streams {
+        if !offered.contains(&stream) {
+            return Err(format!(
+                "tenant {tenant}: stream {stream:?} is not offered by the source (it offers: {})",
+                offered.join(", ")
+            ));
+        }
+        let Some(mapper) = loaded.stream(&stream) else {
+            return Err(format!(
+                "tenant {tenant}: the mapping {} does not map stream {stream:?} (it maps: {})",
+                connection.mapping.display(),
+                loaded.streams().join(", ")
+            ));
+        };
+        mapped.push((stream, mapper));
+    }
+    Ok(Prepared { connection, source, streams: mapped })
+}
+
+fn outcome_of(kind: ErrorKind) -> Outcome {
+    match kind {
+        ErrorKind::Config => Outcome::BadConfig,
+        ErrorKind::Cancelled => Outcome::Cancelled,
+        _ => Outcome::Failed,
+    }
+}
+
+/// Reports a fatal error once: as one `error: …` line on stderr, or as a
+/// JSON log line with `--log-format json`.
+pub fn report_error(message: &str) {
+    if crate::logging::is_json() {
+        error!("{message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
