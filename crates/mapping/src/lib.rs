@@ -2,4 +2,68 @@
 //! and applies it to source records.
 //!
 //! Architecture Invariant: this crate does no I/O; a plan is a pure function
-//! of (compiled mapping, record).
+//! of (compiled mapping, record). Mapping files arrive through the caller's
+//! [`SourceLoader`], the Centra schema as SDL text in the [`CompileContext`].
+//!
+//! ```text
+//! files --load+extends--> YAML nodes (with spans) --compile--> CompiledMapping
+//!   one StreamMapper per stream: tables, GraphQL selection, layout, cells
+//! record JSON --layout-driven parse--> slots --cells--> rows
+//! ```
+//!
+//! The language is documented in `docs/mapping.md`.
+
+mod compile;
+mod convert;
+pub mod error;
+mod json;
+mod load;
+mod mapper;
+mod plan;
+mod schema;
+mod select;
+pub mod tables;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cartage_core::{RecordMapper, SharedSchema};
+
+pub use compile::{CENTRA_STREAMS, CompileContext, DEFAULT_TIMEZONE, compile};
+pub use error::{Diagnostic, Diagnostics, Location, MapError};
+pub use load::SourceLoader;
+pub use mapper::{OnError, StreamMapper};
+
+/// A checked mapping: one [`StreamMapper`] per stream it reads.
+#[derive(Debug, Clone)]
+pub struct CompiledMapping {
+    streams: BTreeMap<String, Arc<StreamMapper>>,
+    tables: Vec<SharedSchema>,
+}
+
+impl CompiledMapping {
+    /// The streams the mapping reads, in name order.
+    pub fn streams(&self) -> Vec<&str> {
+        self.streams.keys().map(String::as_str).collect()
+    }
+
+    /// The mapper of one stream, as the pipeline takes it.
+    pub fn stream(&self, name: &str) -> Option<Arc<dyn RecordMapper>> {
+        self.streams.get(name).map(|m| Arc::clone(m) as Arc<dyn RecordMapper>)
+    }
+
+    /// The concrete mapper of one stream (selection text, policy).
+    pub fn stream_mapper(&self, name: &str) -> Option<&Arc<StreamMapper>> {
+        self.streams.get(name)
+    }
+
+    /// Every table the mapping fills, over all streams.
+    pub fn tables(&self) -> &[SharedSchema] {
+        &self.tables
+    }
+
+    /// The GraphQL selection set the source sends for one record of `stream`.
+    pub fn selection(&self, stream: &str) -> Option<&str> {
+        self.streams.get(stream).map(|m| m.selection_text())
+    }
+}

@@ -1,0 +1,221 @@
+//! Value conversions that must be exact: money from minor units and an ISO
+//! 4217 currency, decimals from JSON number text, and every date form Centra
+//! sends to a UTC instant.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+/// ISO 4217 currencies whose minor unit is not 1/100.
+const EXPONENTS: &[(&str, u32)] = &[
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("UGX", 0),
+    ("UYI", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("BHD", 3),
+    ("IQD", 3),
+    ("JOD", 3),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("TND", 3),
+    ("CLF", 4),
+    ("UYW", 4),
+];
+
+/// ISO 4217 currencies with two decimals (the common case).
+const TWO_DECIMALS: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV \
+    BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN \
+    ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IRR JMD KES KGS KHR \
+    KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD \
+    NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL \
+    SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD \
+    XCG YER ZAR ZMW ZWG ZWL";
+
+/// The number of decimals of a currency's minor unit, or `None` for a code
+/// that is not an ISO 4217 currency.
+pub fn currency_exponent(code: &str) -> Option<u32> {
+    if let Some((_, e)) = EXPONENTS.iter().find(|(c, _)| *c == code) {
+        return Some(*e);
+    }
+    if code.len() == 3 && TWO_DECIMALS.split_ascii_whitespace().any(|c| c == code) {
+        return Some(2);
+    }
+    None
+}
+
+/// Money from minor units: `valueInCents` / 10^exponent, exactly.
+pub fn money(minor_units: i64, currency: &str) -> Option<Decimal> {
+    let exp = currency_exponent(currency)?;
+    Some(Decimal::from_i128_with_scale(minor_units as i128, exp))
+}
+
+/// A decimal from JSON number text (or a numeric string), exactly as written.
+pub fn decimal(text: &str) -> Option<Decimal> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    Decimal::from_str(t).ok().or_else(|| Decimal::from_scientific(t).ok())
+}
+
+/// An integer from JSON number text or a numeric string; `3.0` is accepted,
+/// `3.5` is not.
+pub fn integer(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(i);
+    }
+    let d = decimal(t)?;
+    if d.fract().is_zero() { i64::try_from(d.trunc()).ok() } else { None }
+}
+
+pub fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "on" => Some(true),
+        "false" | "0" | "no" | "n" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses every date-time form Centra sends into a UTC instant:
+/// `2022-11-09T13:15:11+01:00`, `2021-12-31T13:44:23+0100`, `…Z`, fractions of
+/// a second, a space instead of the `T`, and `2021-10-23 00:00:00` or
+/// `2021-10-23` without an offset, which is local time of the instance's zone.
+pub fn timestamp(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if t.len() < 10 || !t.is_char_boundary(10) {
+        return None;
+    }
+    let normalized;
+    let t = if t.len() > 10 && t.as_bytes()[10] == b' ' {
+        normalized = format!("{}T{}", &t[..10], &t[11..]);
+        normalized.as_str()
+    } else {
+        t
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(dt.with_timezone(&Utc));
+    }
+    let naive = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M").ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    local_to_utc(naive, zone)
+}
+
+/// Local wall time to UTC. An ambiguous time (the hour repeated when clocks
+/// go back) takes the earlier instant; a time that does not exist (skipped
+/// when clocks go forward) is read as PHP does, with the offset in force
+/// before the change.
+fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+    if let Some(dt) = zone.from_local_datetime(&naive).earliest() {
+        return Some(dt.with_timezone(&Utc));
+    }
+    let before = naive - chrono::Duration::hours(3);
+    let offset = *zone.from_local_datetime(&before).earliest()?.offset();
+    let utc =
+        naive - chrono::Duration::seconds(chrono::Offset::fix(&offset).local_minus_utc() as i64);
+    Some(Utc.from_utc_datetime(&utc))
+}
+
+/// The calendar date of a date or date-time text as written (its local date).
+pub fn date(text: &str) -> Option<NaiveDate> {
+    let t = text.trim();
+    let head = t.get(..10)?;
+    NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        assert_eq!(money(12345, "SEK").unwrap().to_string(), "123.45");
+        assert_eq!(money(12345, "JPY").unwrap().to_string(), "12345");
+        assert_eq!(money(12345, "KWD").unwrap().to_string(), "12.345");
+        assert_eq!(money(-5, "EUR").unwrap().to_string(), "-0.05");
+        assert_eq!(money(1, "ISK").unwrap().to_string(), "1");
+        assert_eq!(money(1, "XXQ"), None);
+        assert_eq!(currency_exponent("BHD"), Some(3));
+        assert_eq!(currency_exponent("sek"), None);
+    }
+
+    #[test]
+    fn every_centra_date_form_is_one_instant() {
+        let z = chrono_tz::Europe::Stockholm;
+        let want = utc("2022-11-09T12:15:11Z");
+        for form in [
+            "2022-11-09T13:15:11+01:00",
+            "2022-11-09T13:15:11+0100",
+            "2022-11-09 13:15:11",
+            "2022-11-09T13:15:11",
+            "2022-11-09 13:15:11+01:00",
+            "2022-11-09T12:15:11Z",
+            " 2022-11-09T13:15:11+01:00 ",
+        ] {
+            assert_eq!(timestamp(form, z), Some(want), "{form}");
+        }
+        assert_eq!(timestamp("2022-07-01 12:00:00", z), Some(utc("2022-07-01T10:00:00Z")));
+        assert_eq!(
+            timestamp("2022-11-09T13:15:11.123456+01:00", z),
+            Some(utc("2022-11-09T12:15:11.123456Z"))
+        );
+        assert_eq!(timestamp("2021-10-23", z), Some(utc("2021-10-22T22:00:00Z")));
+        assert_eq!(
+            timestamp("2021-10-23 00:00:00", chrono_tz::UTC),
+            Some(utc("2021-10-23T00:00:00Z"))
+        );
+        for bad in ["", "yesterday", "2022-13-01 00:00:00", "2022-11-09X13", "ééééééééééé"]
+        {
+            assert_eq!(timestamp(bad, z), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn daylight_saving_edges_do_not_fail() {
+        let z = chrono_tz::Europe::Stockholm;
+        // clocks go back at 03:00 CEST on 2022-10-30: 02:30 happens twice, take the first
+        assert_eq!(timestamp("2022-10-30 02:30:00", z), Some(utc("2022-10-30T00:30:00Z")));
+        // clocks go forward at 02:00 CET on 2022-03-27: 02:30 does not exist
+        assert_eq!(timestamp("2022-03-27 02:30:00", z), Some(utc("2022-03-27T01:30:00Z")));
+    }
+
+    #[test]
+    fn numbers_are_exact() {
+        assert_eq!(decimal("0.0912").unwrap().to_string(), "0.0912");
+        assert_eq!(decimal("1.10").unwrap().to_string(), "1.10");
+        assert_eq!(decimal("1e-3").unwrap().to_string(), "0.001");
+        assert_eq!(decimal("x"), None);
+        assert_eq!(integer("3.0"), Some(3));
+        assert_eq!(integer("3.5"), None);
+        assert_eq!(integer("99999999999999999999"), None);
+        assert_eq!(boolean("TRUE"), Some(true));
+        assert_eq!(date("2022-11-09T23:30:00+01:00"), NaiveDate::from_ymd_opt(2022, 11, 9));
+    }
+}

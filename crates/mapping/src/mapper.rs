@@ -1,0 +1,267 @@
+//! A compiled stream: implements `cartage_core::RecordMapper` by parsing a
+//! record with the plan's layout and evaluating each table's cells.
+
+use std::sync::Arc;
+
+use cartage_core::{ColumnType, Error, MappedRows, Record, RecordMapper, Row, SharedSchema, Value};
+use chrono_tz::Tz;
+
+use crate::error::MapError;
+use crate::json::{self, J, Layout};
+use crate::plan::{self, Ctx, Expr, Fail, Path};
+
+/// What happens to a record that cannot be mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// The run fails with the error (a data error naming record, field, value).
+    Fail,
+    /// The record's rows are dropped and one row goes to `_rejects` with the reason.
+    Reject,
+}
+
+/// How one column of a row is filled.
+#[derive(Debug, Clone)]
+pub(crate) enum Cell {
+    Tenant,
+    Null,
+    Expr {
+        expr: Expr,
+        ty: ColumnType,
+        field: String,
+        pk: bool,
+    },
+    /// The `custom` JSON object: name, expression, field label.
+    Custom(Vec<(String, Expr, String)>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TablePlan {
+    pub schema: SharedSchema,
+    /// For a child table: the list whose elements become rows.
+    pub each: Option<Path>,
+    pub cells: Vec<Cell>,
+}
+
+/// The compiled mapping of one stream.
+#[derive(Debug)]
+pub struct StreamMapper {
+    stream: String,
+    tenant: String,
+    plans: Vec<TablePlan>,
+    tables: Vec<SharedSchema>,
+    layout: Arc<Layout>,
+    id_slot: Option<usize>,
+    zone: Tz,
+    selection: String,
+    on_error: OnError,
+    rejects: Option<usize>,
+}
+
+impl StreamMapper {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        stream: String,
+        tenant: String,
+        plans: Vec<TablePlan>,
+        layout: Arc<Layout>,
+        id_slot: Option<usize>,
+        zone: Tz,
+        selection: String,
+        on_error: OnError,
+        rejects: Option<SharedSchema>,
+    ) -> Self {
+        let mut tables: Vec<SharedSchema> = plans.iter().map(|p| Arc::clone(&p.schema)).collect();
+        let rejects = rejects.map(|r| {
+            tables.push(r);
+            tables.len() - 1
+        });
+        StreamMapper {
+            stream,
+            tenant,
+            plans,
+            tables,
+            layout,
+            id_slot,
+            zone,
+            selection,
+            on_error,
+            rejects,
+        }
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    pub fn on_error(&self) -> OnError {
+        self.on_error
+    }
+
+    /// The GraphQL selection set (without its braces) for one record.
+    pub fn selection_text(&self) -> &str {
+        &self.selection
+    }
+
+    fn record_id(&self, root: &J<'_>) -> String {
+        if let (Some(slot), J::Obj(slots)) = (self.id_slot, root)
+            && let Some(J::Leaf(raw)) = slots.get(slot)
+        {
+            return json::leaf_str(raw)
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| (*raw).to_owned());
+        }
+        "(without id)".to_owned()
+    }
+
+    /// Evaluates every table for one parsed record, appending to `out`.
+    fn rows(&self, root: &J<'_>, id: &str, out: &mut MappedRows) -> Result<(), MapError> {
+        for (t, plan) in self.plans.iter().enumerate() {
+            match &plan.each {
+                None => {
+                    let cx = Ctx { root, here: root, zone: self.zone };
+                    let row = self.row(plan, &cx, id, None)?;
+                    out.tables[t].push(row);
+                }
+                Some(each) => match plan::walk(root, &each.linked) {
+                    J::Arr(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            if item.is_nullish() {
+                                continue;
+                            }
+                            let cx = Ctx { root, here: item, zone: self.zone };
+                            let row = self.row(plan, &cx, id, Some((i, &each.text)))?;
+                            out.tables[t].push(row);
+                        }
+                    }
+                    J::Absent | J::Null => {}
+                    other => {
+                        return Err(MapError::Convert {
+                            record: id.to_owned(),
+                            field: format!("{} (each: {})", plan.schema.name, each.text),
+                            value: json::to_json(other, None).to_string(),
+                            expected: "a list".into(),
+                            detail: None,
+                        });
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn row(
+        &self,
+        plan: &TablePlan,
+        cx: &Ctx<'_, '_>,
+        id: &str,
+        elem: Option<(usize, &str)>,
+    ) -> Result<Row, MapError> {
+        let mut values = Vec::with_capacity(plan.cells.len());
+        let label = |field: &str| match elem {
+            Some((i, list)) => format!("{field} ({list}[{i}])"),
+            None => field.to_owned(),
+        };
+        let convert_err = |field: &str, f: Fail| MapError::Convert {
+            record: id.to_owned(),
+            field: label(field),
+            value: f.value,
+            expected: f.expected,
+            detail: f.detail,
+        };
+        for cell in &plan.cells {
+            let v = match cell {
+                Cell::Tenant => Value::Text(self.tenant.clone()),
+                Cell::Null => Value::Null,
+                Cell::Expr { expr, ty, field, pk } => {
+                    let mut v = expr.eval(cx).map_err(|f| convert_err(field, f))?;
+                    if !v.is_null() && v.column_type() != Some(*ty) {
+                        v = plan::cast(v, *ty, self.zone).map_err(|f| convert_err(field, f))?;
+                    }
+                    if *pk && v.is_null() {
+                        return Err(MapError::NullKey {
+                            record: id.to_owned(),
+                            field: label(field),
+                        });
+                    }
+                    v
+                }
+                Cell::Custom(entries) => {
+                    let mut map = serde_json::Map::new();
+                    for (name, expr, field) in entries {
+                        let v = expr.eval(cx).map_err(|f| convert_err(field, f))?;
+                        if !v.is_null() {
+                            map.insert(name.clone(), plan::to_json_value(&v));
+                        }
+                    }
+                    Value::Json(serde_json::Value::Object(map))
+                }
+            };
+            values.push(v);
+        }
+        Ok(Row(values))
+    }
+
+    fn reject(&self, record: &Record, id: String, reason: String, out: &mut MappedRows) {
+        if let Some(t) = self.rejects {
+            let raw = serde_json::from_str(record.json())
+                .unwrap_or_else(|_| serde_json::Value::String(record.json().to_owned()));
+            out.tables[t].push(Row(vec![
+                Value::Text(self.tenant.clone()),
+                Value::Text(self.stream.clone()),
+                Value::Text(id),
+                Value::Text(reason),
+                Value::Json(raw),
+            ]));
+        }
+    }
+}
+
+/// The id of a record the plan could not parse, if plain JSON finds one.
+fn sniff_id(text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => match v.get("id") {
+            Some(serde_json::Value::String(s)) => format!("{s:?}"),
+            Some(other) => other.to_string(),
+            None => "(without id)".into(),
+        },
+        Err(_) => "(not json)".into(),
+    }
+}
+
+impl RecordMapper for StreamMapper {
+    fn tables(&self) -> &[SharedSchema] {
+        &self.tables
+    }
+
+    fn selection(&self) -> Option<String> {
+        Some(self.selection.clone())
+    }
+
+    fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
+        while out.tables.len() < self.tables.len() {
+            out.tables.push(Vec::new());
+        }
+        let before: Vec<usize> = out.tables.iter().map(Vec::len).collect();
+        let result = match json::parse(record.json(), &self.layout) {
+            Ok(root) => {
+                let id = self.record_id(&root);
+                self.rows(&root, &id, out).map_err(|e| (id, e))
+            }
+            Err(e) => {
+                let id = sniff_id(record.json());
+                Err((id.clone(), MapError::Malformed { record: id, reason: e.to_string() }))
+            }
+        };
+        let Err((id, error)) = result else { return Ok(()) };
+        for (rows, len) in out.tables.iter_mut().zip(before) {
+            rows.truncate(len);
+        }
+        match self.on_error {
+            OnError::Fail => Err(Error::from(error).context(format!("stream {}", self.stream))),
+            OnError::Reject => {
+                self.reject(record, id, error.to_string(), out);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The standard Centra mapping (`mappings/centra/default.yaml`).
+
+use apollo_compiler::{ExecutableDocument, Schema};
+
+use crate::support::*;
+
+fn default_mapping() -> cartage_mapping::CompiledMapping {
+    compile_dir(&repo_root().join("mappings"), "centra/default.yaml", &ctx())
+        .unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// The selection must be a valid query against the schema when the source
+/// wraps it in `orders { … }` (and in a connection's `node { … }`).
+fn assert_valid_query(selection: &str) {
+    let schema = Schema::parse_and_validate(schema_sdl(), "schema.graphql").unwrap();
+    for query in [
+        format!("query {{ orders(limit: 10) {{ {selection} }} }}"),
+        format!("query {{ orderConnection(first: 10) {{ edges {{ node {{ {selection} }} }} }} }}"),
+    ] {
+        if let Err(e) = ExecutableDocument::parse_and_validate(&schema, &query, "q.graphql") {
+            panic!("invalid query:\n{query}\n{}", e.errors);
+        }
+    }
+}
+
+#[test]
+fn fills_every_column_of_orders_and_order_lines() {
+    let m = default_mapping();
+    assert_eq!(m.streams(), vec!["orders"]);
+    let names: Vec<&str> = m.tables().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["orders", "order_lines"]);
+    // every column gets a value from the golden records of default_orders
+    let input = std::fs::read_to_string(
+        repo_root().join("crates/mapping/tests/golden/default_orders/input.json"),
+    )
+    .unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_str(&input).unwrap();
+    let rows = run(&m, "orders", &records);
+    for table in ["orders", "order_lines"] {
+        let rows = rows[table].as_array().unwrap();
+        let schema = m.tables().iter().find(|t| t.name == table).unwrap();
+        for col in &schema.columns {
+            assert!(
+                rows.iter().any(|r| !r[&col.name].is_null()),
+                "column {table}.{} is null in every golden row",
+                col.name
+            );
+        }
+    }
+}
+
+#[test]
+fn its_query_is_valid_against_the_schema_and_reads_money_exactly() {
+    let m = default_mapping();
+    let selection = m.selection("orders").unwrap();
+    assert_valid_query(selection);
+    assert!(selection.contains("valueInCents"));
+    assert!(!selection.contains("value\n"), "never the float value:\n{selection}");
+    assert!(selection.contains("... on DirectToConsumerOrder {"));
+    assert!(selection.contains("... on WholesaleOrder {"));
+    assert!(selection.contains("__typename"));
+}
+
+#[test]
+fn the_mapper_selection_is_the_plans_selection() {
+    let m = default_mapping();
+    let mapper = m.stream("orders").unwrap();
+    assert_eq!(mapper.selection().as_deref(), m.selection("orders"));
+    assert_eq!(mapper.tables().len(), 2);
+    let lines = &mapper.tables()[1];
+    assert_eq!(lines.parent_key, Some(vec!["tenant".to_owned(), "order_id".to_owned()]));
+    assert_eq!(lines.primary_key, vec!["tenant", "order_id", "line_id"]);
+}
+
+#[test]
+fn an_unconvertible_value_names_the_record_the_field_and_the_value() {
+    let m = default_mapping();
+    let record = serde_json::json!({
+        "__typename": "DirectToConsumerOrder", "id": "abc", "number": 1, "status": "PENDING",
+        "grandTotal": { "valueInCents": 100, "currency": { "code": "XXQ" } }
+    });
+    let out = run(&m, "orders", &[record]);
+    assert_eq!(
+        out["error"],
+        "data error: stream orders: record \"abc\": orders.total_gross: cannot convert {valueInCents: 100, currency: \"XXQ\"} to money: unknown ISO 4217 currency \"XXQ\""
+    );
+}
+
+#[test]
+fn a_failing_line_leaves_no_row_of_its_order_behind() {
+    let m = default_mapping();
+    let mapper = m.stream("orders").unwrap();
+    let mut out = cartage_core::MappedRows::new(2);
+    let good =
+        serde_json::json!({"__typename": "WholesaleOrder", "id": "ok", "lines": [{"id": 1}]});
+    let bad = serde_json::json!({"__typename": "WholesaleOrder", "id": "bad",
+        "lines": [{"id": 1}, {"id": 2, "quantity": "many"}]});
+    for r in [&good, &bad] {
+        let record = cartage_core::Record::from_json_str(&r.to_string()).unwrap();
+        let result = mapper.map_record(&record, &mut out);
+        if r == &bad {
+            assert_eq!(
+                result.unwrap_err().to_string(),
+                "data error: stream orders: record \"bad\": order_lines.quantity (lines[1]): cannot convert \"many\" to integer"
+            );
+        }
+    }
+    assert_eq!(out.tables[0].len(), 1, "only the good order");
+    assert_eq!(out.tables[1].len(), 1, "only the good order's line");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the mapping engine: golden cases (mapping + records
+//! -> rows), broken mappings with their exact errors, the standard Centra
+//! mapping, and properties (no input panics the compiler or a plan).
+
+mod broken;
+mod default_mapping;
+mod golden;
+mod properties;
+mod support;
