@@ -75,14 +75,12 @@ async fn each_tier_answers_429_once_its_ten_second_complexity_bucket_is_spent() 
     for tier in [Tier::Growth, Tier::Enhanced, Tier::HighVolume, Tier::Enterprise] {
         let running = start(tier, RetryAfterFormat::Seconds).await;
         let quota = tier.quota("QUERY_COMPLEXITY", "TEN_SECONDS").unwrap();
-        running.sim().rate_limiter().consume_external(Instant::now(), 0, quota, 0);
-        // Nested lists make this query cost about 806,000 points, far more than
+        // Nested lists make this query cost about 804,000 points, far more than
         // the bucket regains while the request travels.
-        let response = post(
-            &running,
-            "{ orders(limit: 200) { lines { productSize { stock(limit: 200) { physicalQuantity } } } } }",
-        )
-        .await;
+        let query = "{ orders(limit: 200) { lines { productSize { stock(limit: 200) { physicalQuantity } } } } }";
+        let response =
+            spend_until_429(&running, query, |l| l.consume_external(Instant::now(), 0, quota, 0))
+                .await;
         let retry_after: u64 = expect_429(response).await.parse().unwrap();
         assert!((1..=10).contains(&retry_after), "{tier}: {retry_after}");
         running.shutdown().await;
