@@ -182,3 +182,26 @@ async fn same_seed_same_faults_over_http() {
         runs[0]
     );
 }
+
+#[tokio::test]
+async fn injected_429s_follow_the_configured_retry_after() {
+    let mut config =
+        FaultConfig::parse("seed=1,retryafter=7s").unwrap().with_schedule("1-2=429").unwrap();
+    config.retry_after_format = centra_sim::ratelimit::RetryAfterFormat::HttpDate;
+    let running = start(config).await;
+    let client = reqwest::Client::new();
+    let before = running.sim().now();
+    let r = post(&client, &running).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(fault_header(&r).as_deref(), Some("429; request=1"));
+    let header = r.headers()["retry-after"].to_str().unwrap().to_string();
+    let resume = chrono::DateTime::<chrono::Utc>::from(httpdate::parse_http_date(&header).unwrap());
+    // Seven seconds of simulated time after the request.
+    assert!(resume >= before + chrono::Duration::seconds(7), "{header} vs {before}");
+    assert!(resume <= running.sim().now() + chrono::Duration::seconds(8), "{header}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["category"], "rateLimit");
+    assert_eq!(post(&client, &running).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(post(&client, &running).await.status(), StatusCode::OK);
+    running.shutdown().await;
+}
