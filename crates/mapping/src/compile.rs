@@ -453,6 +453,42 @@ impl Compiler<'_> {
             }
         }
 
+        let mut mapped: BTreeMap<String, (Typed, String, marked_yaml::Span)> = BTreeMap::new();
+        if let Some(node) = map.get_node("columns") {
+            if let Some(m) = self.mapping(node, &format!("{what}: columns")) {
+                for (col, expr) in m.iter() {
+                    let c = col.as_str();
+                    let field = format!("column {c} of table {tname}");
+                    let Some(col_ty) = std_table.column(c) else {
+                        let hint = did_you_mean(c, std_table.columns.iter().map(|(n, _)| *n));
+                        self.err(
+                            col.span(),
+                            format!("{what}: unknown column {c:?}{hint} (declare your own under extra_columns, or put it in custom)"),
+                        );
+                        continue;
+                    };
+                    if c == "tenant" {
+                        self.err(
+                            col.span(),
+                            format!(
+                                "{field}: tenant is filled from the connection and cannot be mapped"
+                            ),
+                        );
+                        continue;
+                    }
+                    if c == "custom" && map.get_node("custom").is_some() {
+                        self.err(col.span(), format!("{field}: give custom either as a column or as a custom: section, not both"));
+                        continue;
+                    }
+                    let Some(t) = self.expr(expr, &scope, &field) else { continue };
+                    let Some(t) = self.assign(t, col_ty, expr, &field) else { continue };
+                    mapped.insert(c.to_owned(), (t, field, *expr.span()));
+                }
+            }
+        } else {
+            self.err(name.span(), format!("{what}: missing key \"columns\""));
+        }
+
         let mut extra: Vec<(String, ColumnType, Typed, String)> = Vec::new();
         if let Some(node) = map.get_node("extra_columns")
             && let Some(m) = self.mapping(node, &format!("{what}: extra_columns"))
@@ -498,9 +534,7 @@ impl Compiler<'_> {
         }
 
         let mut custom: Vec<(String, Expr, String)> = Vec::new();
-        let mut custom_node_span = None;
         if let Some(node) = map.get_node("custom") {
-            custom_node_span = Some(*node.span());
             if !std_table.has_custom() {
                 self.err(node.span(), format!("{what}: custom: table {tname} has no custom column; declare extra_columns instead"));
             } else if let Some(m) = self.mapping(node, &format!("{what}: custom")) {
@@ -515,42 +549,6 @@ impl Compiler<'_> {
                     }
                 }
             }
-        }
-
-        let mut mapped: BTreeMap<String, (Typed, String, marked_yaml::Span)> = BTreeMap::new();
-        if let Some(node) = map.get_node("columns") {
-            if let Some(m) = self.mapping(node, &format!("{what}: columns")) {
-                for (col, expr) in m.iter() {
-                    let c = col.as_str();
-                    let field = format!("column {c} of table {tname}");
-                    let Some(col_ty) = std_table.column(c) else {
-                        let hint = did_you_mean(c, std_table.columns.iter().map(|(n, _)| *n));
-                        self.err(
-                            col.span(),
-                            format!("{what}: unknown column {c:?}{hint} (declare your own under extra_columns, or put it in custom)"),
-                        );
-                        continue;
-                    };
-                    if c == "tenant" {
-                        self.err(
-                            col.span(),
-                            format!(
-                                "{field}: tenant is filled from the connection and cannot be mapped"
-                            ),
-                        );
-                        continue;
-                    }
-                    if c == "custom" && custom_node_span.is_some() {
-                        self.err(col.span(), format!("{field}: give custom either as a column or as a custom: section, not both"));
-                        continue;
-                    }
-                    let Some(t) = self.expr(expr, &scope, &field) else { continue };
-                    let Some(t) = self.assign(t, col_ty, expr, &field) else { continue };
-                    mapped.insert(c.to_owned(), (t, field, *expr.span()));
-                }
-            }
-        } else {
-            self.err(name.span(), format!("{what}: missing key \"columns\""));
         }
 
         for key in std_table.primary_key.iter().skip(1) {
@@ -577,8 +575,6 @@ impl Compiler<'_> {
             cells.push(cell);
         }
         for (col, col_ty, t, field) in extra {
-            let span = marked_yaml::Span::new_blank();
-            let _ = span;
             let Some(t) = self.assign_unchecked(t, col_ty, &field) else { continue };
             columns.push(Column::new(col.clone(), col_ty, true));
             cells.push(Cell::Expr {
@@ -647,8 +643,14 @@ impl Compiler<'_> {
     fn expr(&mut self, node: &Node, scope: &Scope, field: &str) -> Option<Typed> {
         match node {
             Node::Scalar(s) => {
-                if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") {
-                    return Some(Typed { e: Expr::Lit(Value::Null), ty: None });
+                // A plain number, true, false or null is a literal: no GraphQL
+                // name starts with a digit, so nothing else can be meant.
+                if s.may_coerce() {
+                    let lit = literal(s);
+                    if !matches!(lit, Value::Text(_)) {
+                        let ty = lit.column_type();
+                        return Some(Typed { e: Expr::Lit(lit), ty });
+                    }
                 }
                 self.path_expr(s.as_str(), s, scope, field)
             }

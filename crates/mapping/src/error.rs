@@ -82,10 +82,10 @@ impl From<Diagnostics> for cartage_core::Error {
 #[non_exhaustive]
 pub enum MapError {
     /// The record is not JSON of the shape the plan selected.
-    #[error("record {record}: malformed record: {reason}")]
+    #[error("record {record:?}: malformed record: {reason}")]
     Malformed { record: String, reason: String },
     /// A value that cannot be converted to its column's type.
-    #[error("record {record}: {field}: cannot convert {value} to {expected}{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error("record {record:?}: {field}: cannot convert {value} to {expected}{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     Convert {
         record: String,
         field: String,
@@ -94,7 +94,7 @@ pub enum MapError {
         detail: Option<String>,
     },
     /// A primary key column evaluated to null.
-    #[error("record {record}: {field}: primary key column is null")]
+    #[error("record {record:?}: {field}: primary key column is null")]
     NullKey { record: String, field: String },
 }
 

@@ -107,7 +107,7 @@ impl StreamMapper {
             && let Some(J::Leaf(raw)) = slots.get(slot)
         {
             return json::leaf_str(raw)
-                .map(|s| format!("{s:?}"))
+                .map(|s| s.into_owned())
                 .unwrap_or_else(|| (*raw).to_owned());
         }
         "(without id)".to_owned()
@@ -220,7 +220,7 @@ impl StreamMapper {
 fn sniff_id(text: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(v) => match v.get("id") {
-            Some(serde_json::Value::String(s)) => format!("{s:?}"),
+            Some(serde_json::Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
             None => "(without id)".into(),
         },

@@ -89,11 +89,17 @@ pub fn run(
     stream: &str,
     records: &[serde_json::Value],
 ) -> serde_json::Value {
+    let raw: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    run_raw(mapping, stream, &raw)
+}
+
+/// Like [`run`] over records as JSON text (numbers keep their exact text).
+pub fn run_raw(mapping: &CompiledMapping, stream: &str, records: &[String]) -> serde_json::Value {
     let mapper = mapping.stream(stream).expect("stream is mapped");
     let tables = mapper.tables().to_vec();
     let mut out = MappedRows::new(tables.len());
     for r in records {
-        let record = Record::from_json_str(&r.to_string()).expect("record is json");
+        let record = Record::from_json_str(r).expect("record is json");
         if let Err(e) = mapper.map_record(&record, &mut out) {
             return serde_json::json!({ "error": e.to_string() });
         }
@@ -128,16 +134,27 @@ pub fn check(mapping: &str, input: &str, expected: &str) {
 }
 
 pub fn outcome(mapping: &str, input: &str) -> serde_json::Value {
-    let input: serde_json::Value = serde_json::from_str(input).expect("input is json");
-    let records = match input {
-        serde_json::Value::Array(items) => items,
-        one => vec![one],
+    outcome_of(compile_text(mapping, &[]), input)
+}
+
+/// Like [`outcome`] for `mapping.yaml` in `dir` (which may extend files beside it).
+pub fn outcome_in(dir: &Path, input: &str) -> serde_json::Value {
+    outcome_of(compile_dir(dir, "mapping.yaml", &ctx()), input)
+}
+
+fn outcome_of(compiled: Result<CompiledMapping, Diagnostics>, input: &str) -> serde_json::Value {
+    let records: Vec<String> = if input.trim_start().starts_with('[') {
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(input).expect("input is json");
+        items.into_iter().map(|r| r.get().to_owned()).collect()
+    } else {
+        vec![input.to_owned()]
     };
-    match compile_text(mapping, &[]) {
+    match compiled {
         Err(d) => serde_json::json!({ "compile_error": d.to_string() }),
         Ok(m) => {
             let stream = m.streams()[0].to_owned();
-            run(&m, &stream, &records)
+            run_raw(&m, &stream, &records)
         }
     }
 }
