@@ -346,8 +346,11 @@ impl GraphQlError {
         self.extensions.as_ref().and_then(|e| e.category.as_deref())
     }
 
+    /// Centra marks these with the category `authorization`; the message
+    /// ("You need Order:read permission to …") is the fallback for servers
+    /// that wrap it (e.g. as "resolver error: You need …").
     fn is_authorization(&self) -> bool {
-        self.category() == Some("authorization")
+        self.category() == Some("authorization") || missing_permission(&self.message).is_some()
     }
 
     /// Validation errors come before execution: they point at the query
@@ -405,10 +408,11 @@ fn classify<T: DeserializeOwned>(
     }
     if let Some(error) = errors.iter().find(|e| e.is_authorization()) {
         let permission = missing_permission(&error.message).unwrap_or("a required").to_owned();
+        let message = error.message.strip_prefix("resolver error: ").unwrap_or(&error.message);
         return Outcome::Fatal(CentraError::Permission {
             permission,
             endpoint: endpoint.to_owned(),
-            message: token.redact(&error.message),
+            message: token.redact(message),
         });
     }
     if status >= 500 || status == 408 {
@@ -428,7 +432,8 @@ fn classify<T: DeserializeOwned>(
             return fatal_response(format!("HTTP {status}: {snippet}"));
         }
     };
-    if errors.iter().any(GraphQlError::is_validation) {
+    // Validation happens before execution, so a validation failure has no data.
+    if envelope.data.is_none() && errors.iter().any(GraphQlError::is_validation) {
         let messages: Vec<String> = errors.iter().map(GraphQlError::located).collect();
         return Outcome::Fatal(CentraError::InvalidQuery {
             endpoint: endpoint.to_owned(),
@@ -521,6 +526,17 @@ mod tests {
         assert!(
             text.starts_with("authentication error: centra token lacks the Order:read permission"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_permission_message_is_still_a_missing_permission() {
+        let body = r#"{"errors":[{"message":"resolver error: You need Order:read permission to access orderConnection.",
+            "extensions":{"category":"graphql"},"locations":[{"line":2,"column":3}]}],"data":null}"#;
+        assert_eq!(
+            fatal(200, body),
+            "authentication error: centra token lacks the Order:read permission at https://acme.centra.com/graphql: \
+             You need Order:read permission to access orderConnection."
         );
     }
 
