@@ -202,7 +202,8 @@ impl Compiler<'_> {
     }
 
     /// Refuses keys not in `allowed`, with a near-miss suggestion.
-    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], what: &str) {
+    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], what: &str) -> bool {
+        let mut unknown = false;
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
                 let hint = did_you_mean(key.as_str(), allowed.iter().copied());
@@ -216,8 +217,19 @@ impl Compiler<'_> {
                     format!("{what}: unknown key {:?}{hint}", key.as_str())
                 };
                 self.err(key.span(), msg);
+                unknown = true;
             }
         }
+        unknown
+    }
+
+    /// Whether a key the author misspelt stands for `key` (already reported
+    /// as unknown with a suggestion, so "missing" would only repeat it).
+    fn misspelt(map: &MarkedMappingNode, key: &str, allowed: &[&str]) -> bool {
+        map.keys().any(|k| {
+            !allowed.contains(&k.as_str())
+                && suggest(k.as_str(), allowed.iter().copied()) == Some(key)
+        })
     }
 
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
@@ -315,11 +327,15 @@ impl Compiler<'_> {
         };
 
         let Some(tables_node) = doc.get_node("tables") else {
-            let span = *doc.span();
-            self.err(
-                &span,
-                "mapping: missing key \"tables\" (expected the tables this mapping fills)",
-            );
+            if !Self::misspelt(doc, "tables", TOP_KEYS) {
+                let file = self.files.names.first().cloned().unwrap_or_default();
+                self.diags.push(Diagnostic {
+                    location: Location { file, line: 1, column: 1 },
+                    message:
+                        "mapping: missing key \"tables\" (expected the tables this mapping fills)"
+                            .into(),
+                });
+            }
             return None;
         };
         let tables = self.mapping(tables_node, "tables")?;
@@ -375,6 +391,9 @@ impl Compiler<'_> {
         self.check_keys(map, TABLE_KEYS, &what);
 
         let Some(stream_node) = map.get_node("stream") else {
+            if Self::misspelt(map, "stream", TABLE_KEYS) {
+                return;
+            }
             self.err(
                 name.span(),
                 format!("{what}: missing key \"stream\" (expected the stream that feeds it)"),
@@ -442,6 +461,7 @@ impl Compiler<'_> {
                                 r.end_type
                             ),
                         );
+                        return;
                     } else {
                         self.select(&scope, &r, |_| {});
                         each_path = Some((r.steps.clone(), s.as_str().to_owned()));
@@ -450,6 +470,8 @@ impl Compiler<'_> {
                 } else {
                     return;
                 }
+            } else {
+                return;
             }
         }
 
@@ -486,7 +508,9 @@ impl Compiler<'_> {
                 }
             }
         } else {
-            self.err(name.span(), format!("{what}: missing key \"columns\""));
+            if !Self::misspelt(map, "columns", TABLE_KEYS) {
+                self.err(name.span(), format!("{what}: missing key \"columns\""));
+            }
         }
 
         let mut extra: Vec<(String, ColumnType, Typed, String)> = Vec::new();
@@ -552,7 +576,8 @@ impl Compiler<'_> {
         }
 
         for key in std_table.primary_key.iter().skip(1) {
-            if !mapped.contains_key(*key) && map.get_node("columns").is_some() {
+            let written = map.get_mapping("columns").is_some_and(|m| m.get_node(key).is_some());
+            if !written && map.get_node("columns").is_some() {
                 self.err(name.span(), format!("{what}: primary key column {key} is not mapped"));
             }
         }
@@ -681,12 +706,15 @@ impl Compiler<'_> {
             .chain(extra_allowed)
             .copied()
             .collect();
-        self.check_keys(m, &allowed, field);
+        let unknown = self.check_keys(m, &allowed, field);
         let sources: Vec<(&MarkedScalarNode, &Node)> =
             m.iter().filter(|(k, _)| SOURCE_KEYS.contains(&k.as_str())).collect();
         let (key, src) = match sources.as_slice() {
             [one] => *one,
             [] => {
+                if unknown {
+                    return None;
+                }
                 self.err(
                     m.span(),
                     format!(
@@ -1218,9 +1246,9 @@ impl Compiler<'_> {
                         self.err(
                             n.span(),
                             format!(
-                                "{field}: default: {:?} is not a {}",
+                                "{field}: default: {:?} is not {}",
                                 s.as_str(),
-                                type_label(ty)
+                                with_article(type_label(ty))
                             ),
                         );
                         return None;
@@ -1529,7 +1557,7 @@ impl Compiler<'_> {
                 return bad(
                     self,
                     format!(
-                        "{} is a {cur}, not an object; it has no field {name:?}",
+                        "{} is of type {cur}, not an object; it has no field {name:?}",
                         segs[..i].join(".")
                     ),
                 );
@@ -1903,6 +1931,11 @@ fn type_label(t: ColumnType) -> &'static str {
         ColumnType::Text => "string",
         other => other.name(),
     }
+}
+
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {word}")
 }
 
 fn type_label_opt(t: Option<ColumnType>) -> &'static str {

@@ -121,12 +121,23 @@ pub fn run_raw(mapping: &CompiledMapping, stream: &str, records: &[String]) -> s
     serde_json::Value::Object(result)
 }
 
-/// Compiles `mapping`, maps `input` (a record or a list of records) and
-/// compares with `expected` (rows per table, `{"error": …}`, or
-/// `{"compile_error": …}`).
-pub fn check(mapping: &str, input: &str, expected: &str) {
-    let actual = outcome(mapping, input);
+/// The golden check: maps the records of `input` with the case folder's
+/// `mapping.yaml` and compares with `expected` (rows per table,
+/// `{"error": …}` or `{"compile_error": …}`).
+pub fn check(dir: &Path, input: &str, expected: &str) {
+    let actual = outcome_in(dir, input);
     let expected: serde_json::Value = serde_json::from_str(expected).expect("expected is json");
+    assert_eq!(
+        serde_json::to_string_pretty(&actual).unwrap(),
+        serde_json::to_string_pretty(&expected).unwrap(),
+        "golden case {}",
+        dir.display()
+    );
+}
+
+/// Like [`check`] for an in-memory mapping.
+pub fn check_text(mapping: &str, input: &str, expected: serde_json::Value) {
+    let actual = outcome(mapping, input);
     assert_eq!(
         serde_json::to_string_pretty(&actual).unwrap(),
         serde_json::to_string_pretty(&expected).unwrap()
@@ -159,10 +170,19 @@ fn outcome_of(compiled: Result<CompiledMapping, Diagnostics>, input: &str) -> se
     }
 }
 
-/// Asserts that `mapping` fails to compile with exactly `expected`.
-pub fn check_err(mapping: &str, expected: &str) {
-    match compile_text(mapping, &[]) {
-        Ok(_) => panic!("mapping compiled, expected:\n{expected}"),
-        Err(d) => assert_eq!(d.to_string(), expected),
+/// Asserts that `mapping` (with `files` it may extend) fails to compile
+/// with exactly `expected`. `BLESS_BROKEN=file` records the actual texts
+/// instead, for review.
+pub fn check_err(name: &str, mapping: &str, files: &[(&str, &str)], expected: &str) {
+    let actual = match compile_text(mapping, files) {
+        Ok(_) => "(compiled)".to_owned(),
+        Err(d) => d.to_string(),
+    };
+    if let Some(path) = std::env::var_os("BLESS_BROKEN") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        writeln!(f, "{}", serde_json::json!({ "name": name, "actual": actual })).unwrap();
+        return;
     }
+    assert_eq!(actual, expected, "broken mapping {name}");
 }
