@@ -23,6 +23,14 @@ use crate::retry::{RetryPolicy, parse_retry_after};
 /// The probe and calibration query: cheap, needs no permission.
 pub const RATE_LIMITS_QUERY: &str = "query CartageRateLimits { rateLimits { type intervalSeconds quota usedQuota remainingQuota } }";
 
+/// The connection check: cheap, and needs the `Order:read` permission.
+pub const CHECK_QUERY: &str =
+    "query CartageCheck { orderConnection(first: 1) { edges { node { id } } } }";
+
+/// Retries of the connection check: a wrong endpoint should fail in
+/// seconds, not after the full backoff of a sync.
+const CHECK_RETRIES: u32 = 2;
+
 /// Recalibrate the budget from `rateLimits` after this many requests.
 const CALIBRATE_EVERY: u32 = 50;
 
@@ -127,8 +135,16 @@ impl CentraClient {
             #[serde(rename = "rateLimits")]
             rate_limits: Vec<RateLimitRow>,
         }
-        let response: Response<Data> =
-            self.send(RATE_LIMITS_QUERY, &serde_json::json!({}), true, stats, cancel).await?;
+        let response: Response<Data> = self
+            .send(
+                RATE_LIMITS_QUERY,
+                &serde_json::json!({}),
+                true,
+                self.retry.max_retries,
+                stats,
+                cancel,
+            )
+            .await?;
         self.budget.calibrate(&response.data.rate_limits);
         self.since_calibration.store(0, Ordering::Relaxed);
         self.calibrate_next.store(false, Ordering::Relaxed);
@@ -145,7 +161,23 @@ impl CentraClient {
         stats: &mut ReadSummary,
         cancel: &CancellationToken,
     ) -> Result<Response<T>, CentraError> {
-        self.send(query, variables, false, stats, cancel).await
+        self.send(query, variables, false, self.retry.max_retries, stats, cancel).await
+    }
+
+    /// Checks that the endpoint answers, accepts the token and grants
+    /// `Order:read`, with few retries; also calibrates the budget.
+    pub async fn check(&self, cancel: &CancellationToken) -> Result<(), CentraError> {
+        #[derive(Deserialize)]
+        struct Data {
+            #[serde(rename = "orderConnection")]
+            _connection: serde_json::Value,
+        }
+        let mut stats = ReadSummary::default();
+        let empty = serde_json::json!({});
+        let response: Response<Data> =
+            self.send(CHECK_QUERY, &empty, true, CHECK_RETRIES, &mut stats, cancel).await?;
+        drop(response);
+        self.probe(&mut stats, cancel).await.map(drop)
     }
 
     fn needs_calibration(&self) -> bool {
@@ -158,6 +190,7 @@ impl CentraClient {
         query: &str,
         variables: &serde_json::Value,
         is_probe: bool,
+        max_retries: u32,
         stats: &mut ReadSummary,
         cancel: &CancellationToken,
     ) -> Result<Response<T>, CentraError> {
@@ -214,7 +247,7 @@ impl CentraClient {
                 }
                 Outcome::Retry(message) => {
                     failures += 1;
-                    if failures > self.retry.max_retries {
+                    if failures > max_retries {
                         return Err(self.transient(failures + rate_limited, message));
                     }
                     let wait = self.retry.backoff(failures, &mut rand::rng());

@@ -93,8 +93,9 @@ impl Tier {
     }
 }
 
+/// A token from a file often ends in a newline; no token has edge whitespace.
 fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-    String::deserialize(deserializer).map(Secret::new)
+    String::deserialize(deserializer).map(|token| Secret::new(token.trim()))
 }
 
 fn default_budget_share() -> f64 {
@@ -324,6 +325,15 @@ mod tests {
         c.budget_share = 0.5;
         c.timeout_ms = 0;
         assert!(build_error(&c).contains("timeout_ms must be greater than 0"));
+    }
+
+    #[test]
+    fn tokens_lose_edge_whitespace() {
+        let c = parse(
+            serde_json::json!({"endpoint": "https://a.centra.com/graphql", "token": " tok\n"}),
+        )
+        .unwrap();
+        assert_eq!(c.token.expose(), "tok");
     }
 
     #[test]

@@ -291,6 +291,7 @@ mod tests {
             }
         }
         validate(crate::client::RATE_LIMITS_QUERY);
+        validate(crate::client::CHECK_QUERY);
     }
 
     #[test]

@@ -86,7 +86,12 @@ impl CentraSource {
         }
 
         let server_now = self.client.probe(summary, &request.cancel).await?;
-        let from = cursor.map(|c| c - TimeDelta::from_std(self.lookback).unwrap_or(TimeDelta::MAX));
+        // A lookback too large to subtract means "from the beginning".
+        let from = cursor.and_then(|c| {
+            TimeDelta::from_std(self.lookback)
+                .ok()
+                .and_then(|lookback| c.checked_sub_signed(lookback))
+        });
         let window = match server_now {
             Some(now) => {
                 // updatedAt has whole seconds: everything changed from the
@@ -207,6 +212,12 @@ impl Source for CentraSource {
             sync_mode: SyncMode::Incremental,
             write_mode: WriteMode::Upsert,
         }]
+    }
+
+    /// Sends the connection check (an order id, so `Order:read` is needed)
+    /// and `rateLimits`, with few retries.
+    async fn check(&self) -> Result<(), Error> {
+        self.client.check(&CancellationToken::new()).await.map_err(Error::from)
     }
 
     async fn read(

@@ -1,0 +1,80 @@
+//! The client-side budget on a rate-limited tier keeps a sync clear of 429.
+//!
+//! The debug-built simulator serves big pages slower than the Growth tier's
+//! complexity refill, so these tests pick page sizes that make the tier, not
+//! the simulator, the bound: tiny pages for the request bucket, and an
+//! environment whose hourly complexity another integration has nearly used up.
+
+use std::time::{Duration, Instant};
+
+use cartage_core::ReadSummary;
+use centra_sim::ratelimit::Tier;
+use centra_sim::{RunningSim, SimConfig};
+
+use crate::support::*;
+
+async fn growth_backfill(
+    orders: u64,
+    page_size: u32,
+    drained: (u64, u64),
+) -> (RunningSim, ReadSummary, Duration) {
+    let running =
+        start(SimConfig { seed: 3, orders, tier: Tier::Growth, ..SimConfig::default() }).await;
+    if drained != (0, 0) {
+        // Another integration of the brand used part of the 10 s quotas.
+        running.sim().rate_limiter().consume_external(
+            std::time::Instant::now(),
+            drained.0,
+            drained.1,
+            0,
+        );
+        // The 10 s buckets, drained to zero, refill a little before we start.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let source = source(&running, serde_json::json!({"tier": "growth", "page_size": page_size}));
+    let started = Instant::now();
+    let run = read(&source, None).await;
+    let elapsed = started.elapsed();
+    let summary = run.summary().clone();
+    let truth = truth(&running);
+    let got = seen(&run.records());
+    assert_eq!(got, truth, "{}", diff(&got, &truth));
+    assert_eq!(summary.rate_limited, 0, "the budget must keep a normal sync clear of 429");
+    assert_eq!(running.sim().stats().rate_limited, 0);
+    assert!(summary.throttle_waits > 0, "the budget should have paced this sync");
+    (running, summary, elapsed)
+}
+
+#[tokio::test]
+async fn a_growth_tier_backfill_paced_by_request_count_gets_no_429() {
+    let (running, summary, elapsed) = growth_backfill(400, 5, (0, 0)).await;
+    // The fastest the tier allows: 60 requests at once, then 6 per second.
+    let floor = Duration::from_secs_f64(summary.requests.saturating_sub(60) as f64 / 6.0);
+    eprintln!(
+        "growth, request-bound: {} requests in {elapsed:?}, tier floor {floor:?} ({:.3}x), {} waits totalling {:?}",
+        summary.requests,
+        elapsed.as_secs_f64() / floor.as_secs_f64(),
+        summary.throttle_waits,
+        summary.throttle_wait
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn calibration_sees_complexity_used_by_another_integration() {
+    // 10k of the hour's 30M complexity left: it refills at 8,333 per second.
+    let (running, summary, elapsed) = growth_backfill(200, 25, (0, 29_990_000)).await;
+    let complexity = running.sim().stats().complexity_total;
+    let floor = Duration::from_secs_f64(
+        complexity.saturating_sub(10_000) as f64 / (30_000_000.0 / 3_600.0),
+    );
+    eprintln!(
+        "growth, hour-complexity-bound: complexity {complexity} in {elapsed:?}, tier floor {floor:?} ({:.3}x), \
+         {} requests, {} waits totalling {:?}",
+        elapsed.as_secs_f64() / floor.as_secs_f64(),
+        summary.requests,
+        summary.throttle_waits,
+        summary.throttle_wait
+    );
+    running.shutdown().await;
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the Centra source against the simulator over real HTTP.
+
+mod auth;
+mod faults;
+mod limits;
+mod no_date;
+mod orders;
+mod support;
