@@ -9,6 +9,7 @@ pub mod config;
 mod demo;
 mod logging;
 mod mapping;
+mod mapping_cli;
 mod resources;
 mod summary;
 mod sync;
@@ -56,6 +57,53 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         orders: u64,
     },
+    /// Works with mapping files: validate, show the query, preview rows.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Compiles mapping files and reports every problem (exit 2 on errors).
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The tenant whose constants apply.
+        #[arg(long, default_value = "validate")]
+        tenant: String,
+    },
+    /// Prints the GraphQL query the connector sends for the mapping.
+    Query {
+        file: PathBuf,
+        /// Only this stream.
+        #[arg(long)]
+        stream: Option<String>,
+        #[arg(long, default_value = "validate")]
+        tenant: String,
+    },
+    /// Reads a few records and prints each beside the rows it becomes.
+    Preview {
+        file: PathBuf,
+        /// Read from this configuration's connection...
+        #[arg(long, required_unless_present = "simulator")]
+        config: Option<PathBuf>,
+        /// ...of this tenant (default: the first).
+        #[arg(long, requires = "config")]
+        tenant: Option<String>,
+        /// ...or from an in-process simulator.
+        #[arg(long, conflicts_with = "config")]
+        simulator: bool,
+        /// The simulator's data profile.
+        #[arg(long, default_value = "plain", requires = "simulator")]
+        profile: String,
+        #[arg(long, default_value = "orders")]
+        stream: String,
+        /// How many records.
+        #[arg(long, default_value_t = 3)]
+        sample: usize,
+    },
 }
 
 /// How a command ended, mapped onto the exit code.
@@ -86,6 +134,29 @@ pub fn main() -> ExitCode {
                 sync::run(&config, options, cancel).await
             }
             Command::Demo { db, orders } => demo::run(&db, orders, cancel).await,
+            Command::Mapping { command } => match command {
+                MappingCommand::Validate { files, tenant } => {
+                    mapping_cli::validate(&files, &tenant)
+                }
+                MappingCommand::Query { file, stream, tenant } => {
+                    mapping_cli::query(&file, &tenant, stream.as_deref())
+                }
+                MappingCommand::Preview {
+                    file,
+                    config,
+                    tenant,
+                    simulator: _,
+                    profile,
+                    stream,
+                    sample,
+                } => {
+                    let from = match config {
+                        Some(path) => mapping_cli::PreviewSource::Config { path, tenant },
+                        None => mapping_cli::PreviewSource::Simulator { profile },
+                    };
+                    mapping_cli::preview(&file, from, &stream, sample, cancel).await
+                }
+            },
         }
     });
     match outcome {

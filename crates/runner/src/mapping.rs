@@ -24,6 +24,11 @@ impl Loaded {
         self.0.streams().into_iter().map(str::to_owned).collect()
     }
 
+    /// The tables the mapping fills, over all streams.
+    pub fn tables(&self) -> Vec<String> {
+        self.0.tables().iter().map(|t| t.name.clone()).collect()
+    }
+
     pub fn stream(&self, name: &str) -> Option<Arc<dyn RecordMapper>> {
         self.0.stream(name)
     }

@@ -1,0 +1,113 @@
+//! A sync killed mid-way (SIGKILL to the process) and run again ends equal
+//! to the truth, redoing at most one batch.
+
+use std::time::Duration;
+
+use cartage_sinks::testing::TestDatabase;
+use cartage_tests::Harness;
+use centra_sim::SimConfig;
+use centra_sim::faults::FaultConfig;
+use centra_sim::ratelimit::Tier;
+
+const ORDERS: u64 = 2_000;
+const PAGE: u64 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_sync_resumes_without_loss_or_duplicates() {
+    // Every response is slowed down so the kill lands mid-walk.
+    let faults = FaultConfig {
+        p_slow: 1.0,
+        slow_delay: Duration::from_millis(40),
+        ..FaultConfig::default()
+    };
+    let sim = SimConfig {
+        orders: ORDERS,
+        seed: 41,
+        tier: Tier::Unlimited,
+        faults,
+        ..SimConfig::default()
+    };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), &format!("page_size: {PAGE}"))
+        .await;
+
+    let config = h.config.to_string_lossy().into_owned();
+    let mut child = h.command(&["sync", "--config", &config]).spawn().expect("starting cartage");
+    // Wait until some, but not all, batches are committed.
+    let committed = loop {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        let n = h.try_live_rows("orders").await.map_or(0, |rows| rows.len() as u64);
+        if n >= 5 * PAGE {
+            break n;
+        }
+        assert!(
+            child.try_wait().expect("polling cartage").is_none(),
+            "cartage ended before the kill"
+        );
+    };
+    child.start_kill().expect("killing cartage");
+    let status = child.wait().await.expect("reaping cartage");
+    assert!(!status.success());
+    let at_kill = h.live_rows("orders").await.len() as u64;
+    assert!(
+        at_kill >= committed && at_kill < ORDERS,
+        "killed too late: {at_kill} orders committed"
+    );
+
+    let report = h.sync_ok().await;
+    // The rerun resumes after the last committed page: it reads what was not
+    // committed, plus at most the one batch whose commit the kill interrupted.
+    let remaining = ORDERS - at_kill;
+    assert!(
+        report.records >= remaining && report.records <= remaining + PAGE,
+        "rerun read {} orders, {remaining} were left",
+        report.records
+    );
+    h.assert_matches_truth().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_after_a_whole_batch_and_exits_130() {
+    let faults = FaultConfig {
+        p_slow: 1.0,
+        slow_delay: Duration::from_millis(40),
+        ..FaultConfig::default()
+    };
+    let sim = SimConfig {
+        orders: ORDERS,
+        seed: 42,
+        tier: Tier::Unlimited,
+        faults,
+        ..SimConfig::default()
+    };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), &format!("page_size: {PAGE}"))
+        .await;
+
+    let config = h.config.to_string_lossy().into_owned();
+    let mut child = h.command(&["sync", "--config", &config]).spawn().expect("starting cartage");
+    loop {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        let n = h.try_live_rows("orders").await.map_or(0, |rows| rows.len() as u64);
+        if n >= 3 * PAGE {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("polling cartage").is_none(),
+            "cartage ended before SIGTERM"
+        );
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("a running child") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sending SIGTERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("cartage exits soon after SIGTERM")
+        .expect("reaping cartage");
+    assert_eq!(status.code(), Some(130));
+    // Whole batches only: the committed orders are a multiple of the page.
+    let committed = h.live_rows("orders").await.len() as u64;
+    assert_eq!(committed % PAGE, 0, "{committed} orders committed: a partial batch");
+    assert!(committed < ORDERS);
+
+    let report = h.sync_ok().await;
+    assert_eq!(report.records, ORDERS - committed);
+    h.assert_matches_truth().await;
+}

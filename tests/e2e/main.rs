@@ -1,0 +1,14 @@
+//! End-to-end tests: the `cartage` process against the Centra simulator over
+//! HTTP, into real databases, compared row for row with the simulator's truth.
+
+mod backfill;
+mod churn;
+mod crash;
+mod errors;
+mod faults;
+mod incremental;
+mod rate_limits;
+mod secrets;
+
+/// The `cartage` command line under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_cartage-e2e");
