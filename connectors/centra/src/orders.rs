@@ -74,7 +74,7 @@ pub const DEFAULT_ORDER_SELECTION: &str = "
 
 /// The alias under which the walk reads `updatedAt` itself when the server
 /// sends no `Date` header and the cursor must come from the data.
-pub(crate) const CURSOR_ALIAS: &str = "cartageUpdatedAt";
+pub const CURSOR_ALIAS: &str = "cartageUpdatedAt";
 
 /// An `updatedAt` window; a missing bound is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ impl OrdersState {
 
 /// The node selection without surrounding braces, checked for balance so a
 /// broken mapping selection fails before anything is sent.
-pub(crate) fn normalize_selection(selection: &str) -> Result<String, String> {
+pub fn normalize_selection(selection: &str) -> Result<String, String> {
     let trimmed = selection.trim();
     let inner = match trimmed.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
         Some(inner) if balanced(inner) => inner.trim(),
