@@ -237,6 +237,10 @@ impl Control {
         let numbers = self.pick_orders(&mut w, sel)?;
         for &n in &numbers {
             let store = w.entry(n).map(|e| i64::from(e.store));
+            let was_deleted = w.entry(n).is_some_and(|e| e.deleted);
+            if !was_deleted {
+                w.deleted += 1;
+            }
             if let Some(e) = w.index.get_mut((n - 1) as usize) {
                 e.deleted = true;
                 e.updated = now.timestamp();

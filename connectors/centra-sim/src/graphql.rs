@@ -174,6 +174,10 @@ pub(crate) fn run(
     match result {
         Ok(mut r) => {
             for e in &mut r.errors {
+                // apollo-compiler prefixes resolver messages; Centra's have no prefix.
+                if let Some(m) = e.message.strip_prefix("resolver error: ") {
+                    e.message = m.to_string();
+                }
                 let cat = if e.message.starts_with("You need ") {
                     "authorization"
                 } else if e.message.starts_with("Limit must be")

@@ -183,10 +183,7 @@ impl Simulator {
                 limiter: ratelimit::RateLimiter::new(config.tier),
                 config,
                 world: RwLock::new(world),
-                clock: Mutex::new(Clock {
-                    start: Instant::now(),
-                    advanced_secs: 0,
-                }),
+                clock: Mutex::new(Clock { start: Instant::now(), advanced_secs: 0 }),
                 events: events::EventStore::new(),
                 tokens,
                 schema,
@@ -313,6 +310,20 @@ impl Simulator {
         );
         let body = serde_json::json!({ "query": query, "variables": variables });
         graphql::execute(self, &Arc::new(token), &body, None).body
+    }
+
+    /// Like [`Simulator::execute`], but returns the response bytes exactly as
+    /// HTTP would send them (the benchmark's path).
+    pub fn execute_raw(&self, query: &str, variables: serde_json::Value) -> Vec<u8> {
+        let token = auth::TokenSpec::all_permissions(
+            self.inner.config.token.clone(),
+            self.inner.config.integration.clone(),
+        );
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        match graphql::prepare(self, &body) {
+            Ok(p) => graphql::run(self, &Arc::new(token), &p, false).bytes,
+            Err(r) => r.bytes,
+        }
     }
 
     /// Binds `addr` (port 0 picks a free port) and serves until

@@ -33,6 +33,8 @@ pub(crate) struct World {
     pub deliveries: Vec<Delivery>,
     pub control_rng: ChaCha8Rng,
     pub next_stock_change_id: i64,
+    /// How many orders are deleted (lets unfiltered pages skip the scan).
+    pub deleted: usize,
 }
 
 impl World {
@@ -84,6 +86,7 @@ impl World {
             deliveries: dels,
             control_rng: data::rng_for(seed, data::D_CONTROL, 0),
             next_stock_change_id: 1,
+            deleted: 0,
         };
         // Goods on deliveries that are not yet accepted are "on delivery".
         let pending: Vec<(Option<i64>, i64, i64)> = world

@@ -1,0 +1,11 @@
+//! Integration tests of centra-sim over real HTTP.
+
+mod auth;
+mod churn;
+mod common;
+mod events;
+mod faults;
+mod paging;
+mod queries;
+mod ratelimit;
+mod schema;
