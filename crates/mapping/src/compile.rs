@@ -1775,7 +1775,7 @@ fn link_steps<'l>(
                 let slot = l.slot("__typename").ok_or("__typename not selected")?;
                 out.push(RStep::TypeIs {
                     typename: slot,
-                    names: concrete.iter().map(|c| c.as_str().into()).collect(),
+                    names: concrete.iter().map(|c| format!("{c:?}").into()).collect(),
                 });
             }
             Step::Index(i) => out.push(RStep::Index(*i)),

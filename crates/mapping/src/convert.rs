@@ -8,55 +8,33 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-/// ISO 4217 currencies whose minor unit is not 1/100.
-const EXPONENTS: &[(&str, u32)] = &[
-    ("BIF", 0),
-    ("CLP", 0),
-    ("DJF", 0),
-    ("GNF", 0),
-    ("ISK", 0),
-    ("JPY", 0),
-    ("KMF", 0),
-    ("KRW", 0),
-    ("PYG", 0),
-    ("RWF", 0),
-    ("UGX", 0),
-    ("UYI", 0),
-    ("VND", 0),
-    ("VUV", 0),
-    ("XAF", 0),
-    ("XOF", 0),
-    ("XPF", 0),
-    ("BHD", 3),
-    ("IQD", 3),
-    ("JOD", 3),
-    ("KWD", 3),
-    ("LYD", 3),
-    ("OMR", 3),
-    ("TND", 3),
-    ("CLF", 4),
-    ("UYW", 4),
+/// ISO 4217 currencies with two decimals (the common case), sorted.
+const TWO_DECIMALS: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DKK", "DOP",
+    "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ",
+    "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS",
+    "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD",
+    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
+    "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD",
+    "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP",
+    "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH",
+    "USD", "USN", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
+    "ZWL",
 ];
-
-/// ISO 4217 currencies with two decimals (the common case).
-const TWO_DECIMALS: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV \
-    BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN \
-    ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IRR JMD KES KGS KHR \
-    KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD \
-    NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL \
-    SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD \
-    XCG YER ZAR ZMW ZWG ZWL";
 
 /// The number of decimals of a currency's minor unit, or `None` for a code
 /// that is not an ISO 4217 currency.
 pub fn currency_exponent(code: &str) -> Option<u32> {
-    if let Some((_, e)) = EXPONENTS.iter().find(|(c, _)| *c == code) {
-        return Some(*e);
+    match code {
+        "SEK" | "EUR" | "USD" | "GBP" | "DKK" | "NOK" | "CHF" => Some(2),
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => Some(0),
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => Some(3),
+        "CLF" | "UYW" => Some(4),
+        _ => TWO_DECIMALS.binary_search(&code).ok().map(|_| 2),
     }
-    if code.len() == 3 && TWO_DECIMALS.split_ascii_whitespace().any(|c| c == code) {
-        return Some(2);
-    }
-    None
 }
 
 /// Money from minor units: `valueInCents` / 10^exponent, exactly.
@@ -164,6 +142,9 @@ mod tests {
         assert_eq!(money(1, "XXQ"), None);
         assert_eq!(currency_exponent("BHD"), Some(3));
         assert_eq!(currency_exponent("sek"), None);
+        assert!(TWO_DECIMALS.windows(2).all(|w| w[0] < w[1]), "sorted for binary search");
+        assert_eq!(currency_exponent("ZAR"), Some(2));
+        assert_eq!(currency_exponent("AED"), Some(2));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use cartage_core::{ColumnType, Error, MappedRows, Record, RecordMapper, Row, Sha
 use chrono_tz::Tz;
 
 use crate::error::MapError;
-use crate::json::{self, J, Layout};
+use crate::json::{self, Doc, Layout, N};
 use crate::plan::{self, Ctx, Expr, Fail, Path};
 
 /// What happens to a record that cannot be mapped.
@@ -102,43 +102,39 @@ impl StreamMapper {
         &self.selection
     }
 
-    fn record_id(&self, root: &J<'_>) -> String {
-        if let (Some(slot), J::Obj(slots)) = (self.id_slot, root)
-            && let Some(J::Leaf(raw)) = slots.get(slot)
-        {
-            return json::leaf_str(raw)
-                .map(|s| s.into_owned())
-                .unwrap_or_else(|| (*raw).to_owned());
+    fn record_id(&self, doc: &Doc<'_>) -> String {
+        if let Some(raw) = self.id_slot.and_then(|slot| doc.raw(doc.slot(doc.root, slot))) {
+            return json::leaf_str(raw).map(|s| s.into_owned()).unwrap_or_else(|| raw.to_owned());
         }
         "(without id)".to_owned()
     }
 
     /// Evaluates every table for one parsed record, appending to `out`.
-    fn rows(&self, root: &J<'_>, id: &str, out: &mut MappedRows) -> Result<(), MapError> {
+    fn rows(&self, doc: &Doc<'_>, id: &str, out: &mut MappedRows) -> Result<(), MapError> {
         for (t, plan) in self.plans.iter().enumerate() {
             match &plan.each {
                 None => {
-                    let cx = Ctx { root, here: root, zone: self.zone };
+                    let cx = Ctx { doc, here: doc.root, zone: self.zone };
                     let row = self.row(plan, &cx, id, None)?;
                     out.tables[t].push(row);
                 }
-                Some(each) => match plan::walk(root, &each.linked) {
-                    J::Arr(items) => {
-                        for (i, item) in items.iter().enumerate() {
+                Some(each) => match plan::walk(doc, doc.root, &each.linked) {
+                    list @ N::Arr { .. } => {
+                        for (i, &item) in doc.items(list).iter().enumerate() {
                             if item.is_nullish() {
                                 continue;
                             }
-                            let cx = Ctx { root, here: item, zone: self.zone };
+                            let cx = Ctx { doc, here: item, zone: self.zone };
                             let row = self.row(plan, &cx, id, Some((i, &each.text)))?;
                             out.tables[t].push(row);
                         }
                     }
-                    J::Absent | J::Null => {}
+                    N::Absent | N::Null => {}
                     other => {
                         return Err(MapError::Convert {
                             record: id.to_owned(),
                             field: format!("{} (each: {})", plan.schema.name, each.text),
-                            value: json::to_json(other, None).to_string(),
+                            value: json::to_json(doc, other, None).to_string(),
                             expected: "a list".into(),
                             detail: None,
                         });
@@ -190,7 +186,7 @@ impl StreamMapper {
                     for (name, expr, field) in entries {
                         let v = expr.eval(cx).map_err(|f| convert_err(field, f))?;
                         if !v.is_null() {
-                            map.insert(name.clone(), plan::to_json_value(&v));
+                            map.insert(name.clone(), plan::into_json_value(v));
                         }
                     }
                     Value::Json(serde_json::Value::Object(map))
@@ -242,17 +238,21 @@ impl RecordMapper for StreamMapper {
             out.tables.push(Vec::new());
         }
         let before: Vec<usize> = out.tables.iter().map(Vec::len).collect();
-        let result = match json::parse(record.json(), &self.layout) {
-            Ok(root) => {
-                let id = self.record_id(&root);
-                self.rows(&root, &id, out).map_err(|e| (id, e))
+        let result = json::with_parsed(record.json(), &self.layout, |parsed| match parsed {
+            Ok(doc) => {
+                let id = self.record_id(&doc);
+                self.rows(&doc, &id, out).map_err(|e| Box::new((id, e)))
             }
             Err(e) => {
                 let id = sniff_id(record.json());
-                Err((id.clone(), MapError::Malformed { record: id, reason: e.to_string() }))
+                Err(Box::new((
+                    id.clone(),
+                    MapError::Malformed { record: id, reason: e.to_string() },
+                )))
             }
-        };
-        let Err((id, error)) = result else { return Ok(()) };
+        });
+        let Err(failed) = result else { return Ok(()) };
+        let (id, error) = *failed;
         for (rows, len) in out.tables.iter_mut().zip(before) {
             rows.truncate(len);
         }

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::convert;
-use crate::json::{self, ABSENT, J, Layout};
+use crate::json::{self, Doc, Layout, N};
 
 /// One step of a path, by name (what the compiler resolved against the
 /// schema) and, once linked, by slot.
@@ -45,29 +45,31 @@ pub(crate) struct Path {
 }
 
 impl Path {
-    pub fn resolve<'j, 'a>(&self, cx: &Ctx<'j, 'a>) -> &'j J<'a> {
-        let start = if self.from_root { cx.root } else { cx.here };
-        walk(start, &self.linked)
+    pub fn resolve(&self, cx: &Ctx<'_, '_>) -> N {
+        let start = if self.from_root { cx.doc.root } else { cx.here };
+        walk(cx.doc, start, &self.linked)
     }
 }
 
-pub(crate) fn walk<'j, 'a>(start: &'j J<'a>, steps: &[RStep]) -> &'j J<'a> {
+pub(crate) fn walk(doc: &Doc<'_>, start: N, steps: &[RStep]) -> N {
     let mut cur = start;
     for step in steps {
         cur = match (step, cur) {
-            (RStep::Slot(i), J::Obj(slots)) => slots.get(*i).unwrap_or(&ABSENT),
-            (RStep::TypeIs { typename, names }, J::Obj(slots)) => match slots.get(*typename) {
-                Some(J::Leaf(raw)) => match json::leaf_str(raw) {
+            (RStep::Slot(i), N::Obj { .. }) => doc.slot(cur, *i),
+            (RStep::TypeIs { typename, names }, N::Obj { .. }) => {
+                // `names` are JSON string literals: type names need no escapes,
+                // so the raw text compares as is.
+                match doc.raw(doc.slot(cur, *typename)) {
                     Some(t) if names.iter().any(|n| **n == *t) => cur,
-                    _ => &ABSENT,
-                },
-                _ => &ABSENT,
-            },
-            (RStep::Index(i), J::Arr(items)) => {
-                let idx = if *i < 0 { items.len() as i64 + *i } else { *i };
-                usize::try_from(idx).ok().and_then(|i| items.get(i)).unwrap_or(&ABSENT)
+                    _ => N::Absent,
+                }
             }
-            _ => &ABSENT,
+            (RStep::Index(i), N::Arr { .. }) => {
+                let items = doc.items(cur);
+                let idx = if *i < 0 { items.len() as i64 + *i } else { *i };
+                usize::try_from(idx).ok().and_then(|i| items.get(i)).copied().unwrap_or(N::Absent)
+            }
+            _ => N::Absent,
         };
     }
     cur
@@ -167,9 +169,9 @@ pub(crate) enum Expr {
 
 /// Where an expression is evaluated: the record, and the element of a child
 /// table's list (the record itself for a root table).
-pub(crate) struct Ctx<'j, 'a> {
-    pub root: &'j J<'a>,
-    pub here: &'j J<'a>,
+pub(crate) struct Ctx<'d, 'a> {
+    pub doc: &'d Doc<'a>,
+    pub here: N,
     pub zone: Tz,
 }
 
@@ -194,10 +196,10 @@ fn fail(value: impl Into<String>, expected: &str) -> Fail {
     Fail { value, expected: expected.to_owned(), detail: None }
 }
 
-fn j_text(j: &J<'_>) -> String {
-    match j {
-        J::Leaf(raw) => (*raw).to_owned(),
-        other => json::to_json(other, None).to_string(),
+fn j_text(doc: &Doc<'_>, n: N) -> String {
+    match doc.raw(n) {
+        Some(raw) => raw.to_owned(),
+        None => json::to_json(doc, n, None).to_string(),
     }
 }
 
@@ -209,9 +211,9 @@ fn leaf_text<'a>(raw: &'a str) -> std::borrow::Cow<'a, str> {
 impl Expr {
     pub fn eval(&self, cx: &Ctx<'_, '_>) -> Result<Value, Fail> {
         match self {
-            Expr::Path { path, conv } => convert_j(path.resolve(cx), conv, cx.zone),
+            Expr::Path { path, conv } => convert_j(cx.doc, path.resolve(cx), conv, cx.zone),
             Expr::Attribute { of, type_name, key, slots } => {
-                Ok(attribute(of.resolve(cx), type_name, key, slots))
+                Ok(attribute(cx.doc, of.resolve(cx), type_name, key, slots))
             }
             Expr::Lit(v) => Ok(v.clone()),
             Expr::Coalesce(items) => {
@@ -274,6 +276,13 @@ impl Expr {
                 other => other,
             }),
             Expr::Case(inner, case) => Ok(match inner.eval(cx)? {
+                Value::Text(mut t) if t.is_ascii() => {
+                    match case {
+                        Case::Lower => t.make_ascii_lowercase(),
+                        Case::Upper => t.make_ascii_uppercase(),
+                    }
+                    Value::Text(t)
+                }
                 Value::Text(t) => Value::Text(match case {
                     Case::Lower => t.to_lowercase(),
                     Case::Upper => t.to_uppercase(),
@@ -285,8 +294,15 @@ impl Expr {
                 if v.is_null() {
                     return Ok(Value::Null);
                 }
-                let key = display(&v);
-                match entries.iter().find(|(k, _)| *k == key) {
+                let found = match &v {
+                    Value::Text(t) => entries.iter().find(|(k, _)| k == t),
+                    other => {
+                        let key = display(other);
+                        entries.iter().find(|(k, _)| *k == key)
+                    }
+                };
+                let key = || display(&v);
+                match found {
                     Some((_, out)) => Ok(out.clone()),
                     None => match unmapped {
                         Unmapped::Keep => Ok(v),
@@ -294,7 +310,7 @@ impl Expr {
                         Unmapped::Error => {
                             let known: Vec<&str> =
                                 entries.iter().map(|(k, _)| k.as_str()).collect();
-                            let mut f = fail(format!("{key:?}"), "a value listed in map");
+                            let mut f = fail(format!("{:?}", key()), "a value listed in map");
                             f.detail = Some(format!("known values: {}", known.join(", ")));
                             Err(f)
                         }
@@ -382,27 +398,33 @@ pub(crate) fn display(v: &Value) -> String {
 /// A value as JSON for the `custom` object: decimals as strings, so they
 /// stay exact; instants in RFC 3339 UTC.
 pub(crate) fn to_json_value(v: &Value) -> serde_json::Value {
+    into_json_value(v.clone())
+}
+
+/// Like [`to_json_value`], consuming the value (no copy of its text).
+pub(crate) fn into_json_value(v: Value) -> serde_json::Value {
     match v {
         Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Json(j) => j.clone(),
-        other => serde_json::Value::String(display(other)),
+        Value::Bool(b) => serde_json::Value::Bool(b),
+        Value::Int(i) => serde_json::Value::from(i),
+        Value::Json(j) => j,
+        Value::Text(t) => serde_json::Value::String(t),
+        other => serde_json::Value::String(display(&other)),
     }
 }
 
-fn convert_j(j: &J<'_>, conv: &Conv, zone: Tz) -> Result<Value, Fail> {
-    if j.is_nullish() {
+fn convert_j(doc: &Doc<'_>, n: N, conv: &Conv, zone: Tz) -> Result<Value, Fail> {
+    if n.is_nullish() {
         return Ok(Value::Null);
     }
     if let Conv::Json(layout) = conv {
-        return Ok(Value::Json(json::to_json(j, layout.as_deref())));
+        return Ok(Value::Json(json::to_json(doc, n, layout.as_deref())));
     }
     if let Conv::Money { cents, currency, code } = conv {
-        return money(j, *cents, *currency, *code);
+        return money(doc, n, *cents, *currency, *code);
     }
-    let J::Leaf(raw) = j else {
-        return Err(fail(j_text(j), conv_name(conv)));
+    let Some(raw) = doc.raw(n) else {
+        return Err(fail(j_text(doc, n), conv_name(conv)));
     };
     let text = leaf_text(raw);
     let out = match conv {
@@ -420,7 +442,7 @@ fn convert_j(j: &J<'_>, conv: &Conv, zone: Tz) -> Result<Value, Fail> {
         Conv::Date => convert::date(&text).map(Value::Date),
         Conv::Money { .. } | Conv::Json(_) => None,
     };
-    out.ok_or_else(|| fail(*raw, conv_name(conv)))
+    out.ok_or_else(|| fail(raw, conv_name(conv)))
 }
 
 fn conv_name(conv: &Conv) -> &'static str {
@@ -436,17 +458,18 @@ fn conv_name(conv: &Conv) -> &'static str {
     }
 }
 
-fn money(j: &J<'_>, cents: usize, currency: usize, code: usize) -> Result<Value, Fail> {
-    let J::Obj(slots) = j else {
-        return Err(fail(j_text(j), "money"));
-    };
-    let cents_j = slots.get(cents).unwrap_or(&ABSENT);
-    let code_j = walk(slots.get(currency).unwrap_or(&ABSENT), &[RStep::Slot(code)]);
-    let shown = || format!("{{valueInCents: {}, currency: {}}}", j_text(cents_j), j_text(code_j));
-    if cents_j.is_nullish() {
+fn money(doc: &Doc<'_>, n: N, cents: usize, currency: usize, code: usize) -> Result<Value, Fail> {
+    if !matches!(n, N::Obj { .. }) {
+        return Err(fail(j_text(doc, n), "money"));
+    }
+    let cents_n = doc.slot(n, cents);
+    let code_n = doc.slot(doc.slot(n, currency), code);
+    let shown =
+        || format!("{{valueInCents: {}, currency: {}}}", j_text(doc, cents_n), j_text(doc, code_n));
+    if cents_n.is_nullish() {
         return Ok(Value::Null);
     }
-    let (J::Leaf(c), J::Leaf(k)) = (cents_j, code_j) else {
+    let (Some(c), Some(k)) = (doc.raw(cents_n), doc.raw(code_n)) else {
         let mut f = fail(shown(), "money");
         f.detail = Some("valueInCents and currency.code are both needed".into());
         return Err(f);
@@ -467,26 +490,21 @@ fn money(j: &J<'_>, cents: usize, currency: usize, code: usize) -> Result<Value,
     }
 }
 
-fn attribute(obj: &J<'_>, type_name: &str, key: &str, s: &AttrSlots) -> Value {
-    let J::Obj(slots) = obj else { return Value::Null };
-    let Some(J::Arr(attrs)) = slots.get(s.attributes) else { return Value::Null };
-    for attr in attrs {
-        let J::Obj(a) = attr else { continue };
-        let name = walk(a.get(s.type_).unwrap_or(&ABSENT), &[RStep::Slot(s.type_name)]);
-        let matches =
-            matches!(name, J::Leaf(raw) if json::leaf_str(raw).is_some_and(|n| n == type_name));
-        if !matches {
+fn is_str(doc: &Doc<'_>, n: N, want: &str) -> bool {
+    doc.raw(n).and_then(json::leaf_str).is_some_and(|s| s == want)
+}
+
+fn attribute(doc: &Doc<'_>, obj: N, type_name: &str, key: &str, s: &AttrSlots) -> Value {
+    for &attr in doc.items(doc.slot(obj, s.attributes)) {
+        if !is_str(doc, doc.slot(doc.slot(attr, s.type_), s.type_name), type_name) {
             continue;
         }
-        let Some(J::Arr(elements)) = a.get(s.elements) else { continue };
-        for el in elements {
-            let J::Obj(e) = el else { continue };
-            let k = e.get(s.key).unwrap_or(&ABSENT);
-            if !matches!(k, J::Leaf(raw) if json::leaf_str(raw).is_some_and(|n| n == key)) {
+        for &el in doc.items(doc.slot(attr, s.elements)) {
+            if !is_str(doc, doc.slot(el, s.key), key) {
                 continue;
             }
             for &slot in &s.values {
-                if let Some(J::Leaf(raw)) = e.get(slot) {
+                if let Some(raw) = doc.raw(doc.slot(el, slot)) {
                     return Value::Text(leaf_text(raw).into_owned());
                 }
             }
@@ -598,8 +616,8 @@ mod tests {
     }
 
     fn cx_eval(e: &Expr) -> Result<Value, Fail> {
-        let root = J::Obj(vec![]);
-        let cx = Ctx { root: &root, here: &root, zone: chrono_tz::Europe::Stockholm };
+        let doc = Doc { text: "{}", tape: &[], root: N::Obj { start: 0, len: 0 } };
+        let cx = Ctx { doc: &doc, here: doc.root, zone: chrono_tz::Europe::Stockholm };
         e.eval(&cx)
     }
 
