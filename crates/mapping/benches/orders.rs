@@ -25,7 +25,7 @@ fn money(cents: i64, code: &str) -> String {
 /// A Centra order as the connector receives it for the default selection.
 fn order(n: usize) -> String {
     let code = ["SEK", "EUR", "USD", "JPY"][n % 4];
-    let dtc = n % 5 != 0;
+    let dtc = !n.is_multiple_of(5);
     let lines: Vec<String> = (0..3)
         .map(|i| {
             let id = n * 3 + i;
