@@ -61,6 +61,12 @@ enum Command {
         /// Let churn delete orders too.
         #[arg(long)]
         churn_deletes: bool,
+        /// Fault injection, e.g. "seed=7,p500=0.02,p429burst=0.01:3,pcut=0.01" (docs/simulator.md).
+        #[arg(long)]
+        faults: Option<String>,
+        /// Faults by request number, e.g. "5=503,10-14=429".
+        #[arg(long)]
+        fault_schedule: Option<String>,
     },
     /// Measure pages of 200 orders with lines per second, in-process.
     Bench {
@@ -105,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
             retry_after,
             churn_per_sec,
             churn_deletes,
+            faults: fault_spec,
+            fault_schedule,
         } => {
             let tier: ratelimit::Tier =
                 tier.parse().map_err(|e| anyhow::anyhow!("--tier {tier}: {e:?}"))?;
@@ -116,6 +124,16 @@ async fn main() -> anyhow::Result<()> {
                     anyhow::bail!("--retry-after {other}: expected seconds, http-date or epoch")
                 }
             };
+            let mut fault_config = match &fault_spec {
+                Some(spec) => faults::FaultConfig::parse(spec)
+                    .with_context(|| format!("--faults {spec:?}"))?,
+                None => faults::FaultConfig::default(),
+            };
+            if let Some(spec) = &fault_schedule {
+                fault_config = fault_config
+                    .with_schedule(spec)
+                    .with_context(|| format!("--fault-schedule {spec:?}"))?;
+            }
             let cfg = SimConfig {
                 token,
                 integration,
@@ -123,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
                 retry_after,
                 churn_per_sec,
                 churn_deletes,
-                faults: faults::FaultConfig::default(),
+                faults: fault_config,
                 ..config(&data)?
             };
             let started = std::time::Instant::now();
@@ -139,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
             println!("GraphQL: {}", running.graphql_url);
             println!("token:   {}", running.token);
             println!("control: {}/__sim/ (see docs/simulator.md)", running.base_url);
+            if fault_spec.is_some() || fault_schedule.is_some() {
+                println!("faults:  {:?}", running.sim().config().faults);
+            }
             tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
             println!("stopping");
             running.shutdown().await;

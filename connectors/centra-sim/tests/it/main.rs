@@ -2,6 +2,7 @@
 
 mod auth;
 mod churn;
+mod cli;
 mod common;
 mod events;
 mod faults;
