@@ -8,6 +8,7 @@
 //! a full chunk size and powers of two so the set of distinct statements (and
 //! so the driver's prepared-statement cache) stays small.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -22,15 +23,13 @@ use sea_orm::sea_query::{
     Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Order, Query, Table, Value as SqValue,
     ValueTuple,
 };
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tracing::debug;
 
 use crate::config::{redact_url, url_passwords};
 pub use crate::dialect::Backend;
 use crate::error::{SinkError, is_transient};
+use crate::exec::Tx;
 
 /// The table holding each stream's committed state.
 pub const STATE_TABLE: &str = "_cartage_state";
@@ -91,7 +90,8 @@ impl DatabaseSink {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(60));
+            // Also how long a refused connection is retried before `connect` fails.
+            .acquire_timeout(Duration::from_secs(10));
         match backend {
             Backend::Sqlite => {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -106,6 +106,9 @@ impl DatabaseSink {
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(Duration::from_secs(30))
+                        // 16 MiB of page cache (the default is 2 MiB): upserts
+                        // walk the primary key index of tables of millions of rows.
+                        .pragma("cache_size", "-16384")
                         .statement_cache_capacity(256);
                     if create { o.create_if_missing(true) } else { o }
                 });
@@ -381,12 +384,10 @@ impl DatabaseSink {
         }
         let synced = b.timestamp(synced_at);
 
-        let txn = self
-            .db
-            .begin()
+        let mut txn = Tx::begin(&self.db, b)
             .await
             .map_err(|e| SinkError::statement("beginning a transaction", e))?;
-        let result = self.write(&txn, writes, &synced, &tenant, &stream, state).await;
+        let result = self.write(&mut txn, writes, &synced, &tenant, &stream, state).await;
         let stats = match result {
             Ok(stats) => stats,
             Err(e) => {
@@ -413,7 +414,7 @@ impl DatabaseSink {
 
     async fn write(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &mut Tx,
         writes: Vec<TableWrite>,
         synced: &SqValue,
         tenant: &str,
@@ -438,19 +439,13 @@ impl DatabaseSink {
                     let mut values = Vec::with_capacity(1 + n * per);
                     values.push(synced.clone());
                     values.extend(parents.by_ref().take(n).flatten());
-                    let text = sql
-                        .mark_deleted
-                        .get(&n)
-                        .cloned()
-                        .unwrap_or_else(|| mark_deleted_sql(b, &schema, n));
-                    txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
-                        .await
-                        .map_err(|e| {
-                            SinkError::statement(
-                                format!("marking removed rows of table {table}"),
-                                e,
-                            )
-                        })?;
+                    let text = sql.mark_deleted.get(&n).map_or_else(
+                        || Cow::Owned(mark_deleted_sql(b, &schema, n)),
+                        |t| Cow::Borrowed(t.as_str()),
+                    );
+                    txn.execute(&text, values).await.map_err(|e| {
+                        SinkError::statement(format!("marking removed rows of table {table}"), e)
+                    })?;
                 }
             }
             let count = rows.len() as u64;
@@ -467,12 +462,13 @@ impl DatabaseSink {
                     }
                     values.push(synced.clone());
                 }
-                let text = sql.upsert.get(&n).cloned().unwrap_or_else(|| upsert_sql(b, &schema, n));
-                txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
-                    .await
-                    .map_err(|e| {
-                        SinkError::statement(format!("upserting into table {table}"), e)
-                    })?;
+                let text = sql.upsert.get(&n).map_or_else(
+                    || Cow::Owned(upsert_sql(b, &schema, n)),
+                    |t| Cow::Borrowed(t.as_str()),
+                );
+                txn.execute(&text, values).await.map_err(|e| {
+                    SinkError::statement(format!("upserting into table {table}"), e)
+                })?;
             }
             stats.rows.push((schema.name.clone(), count));
         }
@@ -486,15 +482,12 @@ impl DatabaseSink {
             })?,
             synced.clone(),
         ];
-        let text = state_upsert_sql(b);
-        txn.execute_raw(Statement::from_sql_and_values(b.db_backend(), text, values))
-            .await
-            .map_err(|e| {
-                SinkError::statement(
-                    format!("writing the state of tenant {tenant}, stream {stream}"),
-                    e,
-                )
-            })?;
+        txn.execute(&state_upsert_sql(b), values).await.map_err(|e| {
+            SinkError::statement(
+                format!("writing the state of tenant {tenant}, stream {stream}"),
+                e,
+            )
+        })?;
         Ok(stats)
     }
 

@@ -128,7 +128,7 @@ impl Backend {
     fn decimal(self, d: Decimal) -> SqValue {
         match self {
             // Exact text: SQLite's NUMERIC affinity would make it a float.
-            Backend::Sqlite => SqValue::String(Some(d.to_string())),
+            Backend::Sqlite => SqValue::String(Some(decimal_text(d))),
             Backend::Postgres | Backend::Mysql => SqValue::Decimal(Some(d)),
         }
     }
@@ -209,7 +209,51 @@ impl Backend {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: fixed width, so text order is time order.
 pub(crate) fn sqlite_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let micros = t.timestamp_subsec_micros();
+    let year = t.year();
+    // Hot path (two per order row), so no format machinery; the rare
+    // outliers (years outside 0..=9999, leap seconds) take chrono's.
+    if !(0..=9999).contains(&year) || micros >= 1_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    }
+    let mut s = String::with_capacity(27);
+    let mut push = |v: u32, width: u32, sep: Option<char>| {
+        for p in (0..width).rev() {
+            let digit = v / 10u32.pow(p) % 10;
+            s.push(char::from(b'0' + digit as u8));
+        }
+        if let Some(c) = sep {
+            s.push(c);
+        }
+    };
+    // Cannot be negative: checked above.
+    push(year as u32, 4, Some('-'));
+    push(t.month(), 2, Some('-'));
+    push(t.day(), 2, Some('T'));
+    push(t.hour(), 2, Some(':'));
+    push(t.minute(), 2, Some(':'));
+    push(t.second(), 2, Some('.'));
+    push(micros, 6, Some('Z'));
+    s
+}
+
+/// `d` as `Decimal::to_string` writes it (scale kept: `1.50`), without the
+/// formatting machinery (five decimals per order line).
+pub(crate) fn decimal_text(d: Decimal) -> String {
+    let scale = d.scale() as usize;
+    let mantissa = d.mantissa();
+    let mut digits = mantissa.unsigned_abs().to_string();
+    if scale > 0 {
+        if digits.len() <= scale {
+            digits.insert_str(0, &"0".repeat(scale + 1 - digits.len()));
+        }
+        digits.insert(digits.len() - scale, '.');
+    }
+    if mantissa < 0 {
+        digits.insert(0, '-');
+    }
+    digits
 }
 
 fn parse_sqlite_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
@@ -237,6 +281,12 @@ mod tests {
         let s = sqlite_timestamp(t);
         assert_eq!(s, "2024-03-09T07:05:01.000042Z");
         assert_eq!(parse_sqlite_timestamp(&s), Ok(t));
+        for (secs, micros) in
+            [(0, 0), (-62_135_596_800, 999_999), (253_402_300_799, 1), (1_700_000_000, 120)]
+        {
+            let t = DateTime::from_timestamp(secs, micros * 1000).expect("valid instant");
+            assert_eq!(sqlite_timestamp(t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        }
     }
 
     #[test]
@@ -250,6 +300,24 @@ mod tests {
             Backend::Postgres.bind(ColumnType::Decimal, Value::Int(7)),
             Ok(SqValue::Decimal(Some(Decimal::from(7))))
         );
+    }
+
+    #[test]
+    fn decimal_text_matches_display() {
+        for s in [
+            "0",
+            "1.50",
+            "-0.01",
+            "0.000000000001",
+            "-12345678901234.567890123456",
+            "79228162514264337593543950335",
+            "-7.9228162514264337593543950335",
+            "100",
+            "-0",
+        ] {
+            let d = Decimal::from_str(s).expect("valid decimal");
+            assert_eq!(decimal_text(d), d.to_string(), "{s}");
+        }
     }
 
     #[test]

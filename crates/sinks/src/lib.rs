@@ -36,6 +36,7 @@ pub mod config;
 mod database;
 mod dialect;
 pub mod error;
+mod exec;
 #[cfg(feature = "testing")]
 pub mod testing;
 
