@@ -2,8 +2,9 @@
 //!
 //! The debug-built simulator serves big pages slower than the Growth tier's
 //! complexity refill, so these tests pick page sizes that make the tier, not
-//! the simulator, the bound: tiny pages for the request bucket, and an
-//! environment whose hourly complexity another integration has nearly used up.
+//! the simulator, the bound: an environment whose quotas another integration
+//! has nearly used up (which the `rateLimits` calibration must notice), and
+//! pages small enough to be cheap to serve.
 
 use std::time::{Duration, Instant};
 
@@ -47,9 +48,10 @@ async fn growth_backfill(
 
 #[tokio::test]
 async fn a_growth_tier_backfill_paced_by_request_count_gets_no_429() {
-    let (running, summary, elapsed) = growth_backfill(400, 5, (0, 0)).await;
-    // The fastest the tier allows: 60 requests at once, then 6 per second.
-    let floor = Duration::from_secs_f64(summary.requests.saturating_sub(60) as f64 / 6.0);
+    // Another integration used 50 of the 60 requests per 10 s: 10 are left,
+    // then one every 1/6 s; 31 requests of 5 orders need 3.5 s at least.
+    let (running, summary, elapsed) = growth_backfill(150, 5, (50, 0)).await;
+    let floor = Duration::from_secs_f64(summary.requests.saturating_sub(10) as f64 / 6.0);
     eprintln!(
         "growth, request-bound: {} requests in {elapsed:?}, tier floor {floor:?} ({:.3}x), {} waits totalling {:?}",
         summary.requests,
