@@ -2,7 +2,18 @@
 //! client and the `orders` stream.
 //!
 //! Build a source from its configuration with [`CentraConfig::build`]; the
-//! result implements [`cartage_core::Source`].
+//! result implements [`cartage_core::Source`] with one stream, `orders`
+//! (primary key `id`, cursor `updatedAt`, incremental, upsert), whose
+//! records are the raw JSON of each order node, lines inside.
+//!
+//! - [`client`]: the GraphQL client: bearer token, timeouts, retries with
+//!   full-jitter backoff for retriable failures, `Retry-After` by the
+//!   server's clock on 429, fatal errors for refused tokens, missing
+//!   permissions and invalid queries.
+//! - [`budget`]: token buckets mirroring Centra's rate limits, calibrated
+//!   from the `rateLimits` query, so a sync waits instead of meeting 429.
+//! - [`orders`]: the queries, the default selection and the checkpoint
+//!   ([`OrdersState`]); [`source`]: the run loop over `updatedAt` windows.
 
 pub mod budget;
 pub mod client;
