@@ -139,6 +139,8 @@ async fn main() -> anyhow::Result<()> {
                     .with_schedule(spec)
                     .with_context(|| format!("--fault-schedule {spec:?}"))?;
             }
+            // Injected 429s write Retry-After like the rate limiter's.
+            fault_config.retry_after_format = retry_after;
             let cfg = SimConfig {
                 token,
                 integration,

@@ -74,10 +74,7 @@ async fn churn(sim: Simulator, cancel: CancellationToken) {
 
 fn router(sim: Simulator) -> Router {
     let clock_sim = sim.clone();
-    let mut fault_config = sim.inner.config.faults.clone();
-    // Injected 429s write Retry-After like the rate limiter's.
-    fault_config.retry_after_format = sim.inner.config.retry_after;
-    let fault_state = faults::layer(fault_config, move || clock_sim.now());
+    let fault_state = faults::layer(sim.inner.config.faults.clone(), move || clock_sim.now());
     let graphql_routes = Router::new()
         .route("/graphql", post(graphql_handler))
         .route_layer(middleware::from_fn_with_state(fault_state, faults::middleware))
