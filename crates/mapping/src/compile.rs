@@ -154,6 +154,8 @@ pub(crate) struct Compiler<'s> {
     constants: BTreeMap<String, Value>,
     zone: Tz,
     streams: Vec<StreamAcc>,
+    /// Fields selected twice with different arguments, for the path being compiled.
+    conflicts: Vec<String>,
 }
 
 /// Compiles the mapping file `root` (and what it extends) for `ctx.tenant`.
@@ -182,6 +184,7 @@ pub fn compile(
         constants: BTreeMap::new(),
         zone: chrono_tz::Europe::Stockholm,
         streams: Vec::new(),
+        conflicts: Vec::new(),
     };
     let out = c.document(&doc);
     if c.diags.is_empty()
@@ -464,7 +467,10 @@ impl Compiler<'_> {
                         return;
                     } else {
                         self.select(&scope, &r, |_| {});
-                        each_path = Some((r.steps.clone(), s.as_str().to_owned()));
+                        if self.flush_conflicts(s, &field) {
+                            return;
+                        }
+                        each_path = Some((r.steps.clone(), without_args(s.as_str())));
                         scope.elem = Some((r.end_type.clone(), r.steps.clone()));
                     }
                 } else {
@@ -1406,6 +1412,9 @@ impl Compiler<'_> {
                 }
             }
         });
+        if self.flush_conflicts(if of_text.is_empty() { s } else { of_node }, field) {
+            return None;
+        }
         let of = Path { text: of_text, steps: r.steps, from_root: r.from_root, linked: Vec::new() };
         Some(Typed {
             e: Expr::Attribute {
@@ -1478,6 +1487,9 @@ impl Compiler<'_> {
                 ScalarKind::DateTime => (Conv::Timestamp, ColumnType::Timestamp),
             }
         };
+        if self.flush_conflicts(at, field) {
+            return None;
+        }
         let path = Path {
             text: text.to_owned(),
             steps: r.steps,
@@ -1485,6 +1497,15 @@ impl Compiler<'_> {
             linked: Vec::new(),
         };
         Some(Typed { e: Expr::Path { path, conv }, ty: Some(ty) })
+    }
+
+    /// Reports fields the last path selected with other arguments than before.
+    fn flush_conflicts(&mut self, at: &MarkedScalarNode, field: &str) -> bool {
+        let conflicts = std::mem::take(&mut self.conflicts);
+        for c in &conflicts {
+            self.err(at.span(), format!("{field}: {c}"));
+        }
+        !conflicts.is_empty()
     }
 
     fn is_money(&self, ty: &str) -> bool {
@@ -1524,9 +1545,16 @@ impl Compiler<'_> {
             from_root,
         };
         let mut in_list: Option<String> = None;
-        let segs: Vec<&str> = rest.split('.').collect();
+        let segs = split_path(rest);
         for (i, seg) in segs.iter().enumerate() {
-            let (name, index) = match seg.split_once('[') {
+            let (seg_name, args) = match seg.split_once('(') {
+                Some((n, rest)) => match rest.rsplit_once(')') {
+                    Some((a, tail)) => (format!("{n}{tail}"), Some(a.to_owned())),
+                    None => return bad(self, format!("unclosed ( in {seg:?}")),
+                },
+                None => ((*seg).to_owned(), None),
+            };
+            let (name, index) = match seg_name.split_once('[') {
                 Some((n, idx)) => {
                     let Some(num) =
                         idx.strip_suffix(']').and_then(|s| s.trim().parse::<i64>().ok())
@@ -1540,8 +1568,11 @@ impl Compiler<'_> {
                     };
                     (n, Some(num))
                 }
-                None => (*seg, None),
+                None => (seg_name.as_str(), None),
             };
+            if args.is_some() && self.schema.field(&cur, name).is_none() {
+                return bad(self, format!("{name:?} takes no arguments here"));
+            }
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return bad(self, format!("{seg:?} is not a field name"));
             }
@@ -1573,13 +1604,29 @@ impl Compiler<'_> {
                 return Some(r);
             }
             if let Some(f) = self.schema.field(&cur, name) {
-                if let Some(arg) = f.required_args.first() {
+                let given = match &args {
+                    Some(a) => match self.arguments(&cur, name, a) {
+                        Ok(list) => list,
+                        Err(msg) => return bad(self, msg),
+                    },
+                    None => Vec::new(),
+                };
+                if let Some(arg) =
+                    f.required_args.iter().find(|a| !given.iter().any(|(g, _)| g == *a))
+                {
                     return bad(
                         self,
-                        format!("field {name} needs argument {arg}, which paths cannot give"),
+                        format!("field {name} needs argument {arg}: write {name}({arg}: …)"),
                     );
                 }
-                r.steps.push(Step::Field(name.to_owned()));
+                let key = if given.is_empty() {
+                    name.to_owned()
+                } else {
+                    let list: Vec<String> =
+                        given.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    format!("{name}({})", list.join(", "))
+                };
+                r.steps.push(Step::Field(key));
                 r.composite.push(self.schema.is_composite(&f.type_name));
                 cur = f.type_name.clone();
                 if f.is_list {
@@ -1640,6 +1687,40 @@ impl Compiler<'_> {
         Some(r)
     }
 
+    /// Checks `a: v, b: w` against the field's arguments in the schema.
+    fn arguments(
+        &self,
+        ty: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        let known = self.schema.arguments(ty, field);
+        let mut out = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((k, v)) = part.split_once(':').map(|(k, v)| (k.trim(), v.trim())) else {
+                return Err(format!("argument {part:?} of {field}: expected name: value"));
+            };
+            let Some((_, arg_ty)) = known.iter().find(|(n, _)| n == k) else {
+                let hint = did_you_mean(k, known.iter().map(|(n, _)| n.as_str()));
+                return Err(format!("field {field} has no argument {k:?}{hint}"));
+            };
+            let ok = match arg_ty.as_str() {
+                "Boolean" => matches!(v, "true" | "false"),
+                "Int" | "Int64" => v.parse::<i64>().is_ok(),
+                "Float" => v.parse::<f64>().is_ok(),
+                "String" | "ID" | "DateTimeTz" => {
+                    v.len() >= 2 && v.starts_with('"') && v.ends_with('"')
+                }
+                other => self.schema.enum_values(other).iter().any(|e| e == v),
+            };
+            if !ok {
+                return Err(format!("argument {k} of {field}: {v:?} is not a {arg_ty}"));
+            }
+            out.push((k.to_owned(), v.to_owned()));
+        }
+        Ok(out)
+    }
+
     /// Adds a resolved path to its stream's selection; `end` fills the
     /// sub-selection of an object the path ends at.
     fn select(&mut self, scope: &Scope, r: &Resolved, end: impl FnOnce(&mut Sel)) {
@@ -1657,10 +1738,20 @@ impl Compiler<'_> {
         let mut sel = &mut self.streams[scope.stream].sel;
         for (step, composite) in steps {
             match step {
-                Step::Field(name) => match sel.field(name, composite) {
-                    Some(child) => sel = child,
-                    None => return,
-                },
+                Step::Field(name) => {
+                    let base = response_key(name);
+                    if let Some((other, _)) =
+                        sel.fields.iter().find(|(f, _)| f != name && response_key(f) == base)
+                    {
+                        let msg = format!("{base} is read both as {other} and as {name}; use one");
+                        self.conflicts.push(msg);
+                        return;
+                    }
+                    match sel.field(name, composite) {
+                        Some(child) => sel = child,
+                        None => return,
+                    }
+                }
                 Step::TypeIs { name, .. } => {
                     sel.field("__typename", false);
                     sel = sel.frag(name);
@@ -1767,7 +1858,9 @@ fn link_steps<'l>(
         let Some(l) = cur else { return Err(format!("step {step:?} below a leaf")) };
         match step {
             Step::Field(name) => {
-                let slot = l.slot(name).ok_or_else(|| format!("field {name} not selected"))?;
+                let slot = l
+                    .slot(response_key(name))
+                    .ok_or_else(|| format!("field {name} not selected"))?;
                 out.push(RStep::Slot(slot));
                 cur = l.kids[slot].as_ref();
             }
@@ -1861,6 +1954,35 @@ fn link_expr(e: &mut Expr, layout: &Arc<Layout>, base: &[Step]) -> Result<(), St
         | Expr::Default(i, _) => link_expr(i, layout, base),
         Expr::Map { inner, .. } => link_expr(inner, layout, base),
     }
+}
+
+/// Splits a path at dots outside parentheses (arguments may hold dots).
+fn split_path(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in path.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth == 0 => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out
+}
+
+/// A path as shown in run-time messages: without field arguments.
+fn without_args(path: &str) -> String {
+    split_path(path).iter().map(|seg| response_key(seg)).collect::<Vec<_>>().join(".")
+}
+
+/// The response key of a selected field: its name without arguments.
+pub(crate) fn response_key(field: &str) -> &str {
+    field.split_once('(').map(|(n, _)| n).unwrap_or(field)
 }
 
 fn kind(node: &Node) -> &'static str {

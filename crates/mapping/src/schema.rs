@@ -98,6 +98,30 @@ impl GqlSchema {
         })
     }
 
+    /// The arguments of a field: name and named type.
+    pub fn arguments(&self, ty: &str, field: &str) -> Vec<(String, String)> {
+        let def = match self.schema.types.get(ty) {
+            Some(ExtendedType::Object(o)) => o.fields.get(field),
+            Some(ExtendedType::Interface(i)) => i.fields.get(field),
+            _ => None,
+        };
+        def.map(|d| {
+            d.arguments
+                .iter()
+                .map(|a| (a.name.as_str().to_owned(), a.ty.inner_named_type().as_str().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The values of an enum type (empty for other types).
+    pub fn enum_values(&self, ty: &str) -> Vec<String> {
+        match self.schema.types.get(ty) {
+            Some(ExtendedType::Enum(e)) => e.values.keys().map(|k| k.as_str().to_owned()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The names of the fields of a type, for suggestions.
     pub fn field_names(&self, ty: &str) -> Vec<String> {
         match self.schema.types.get(ty) {

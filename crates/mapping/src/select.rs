@@ -108,7 +108,7 @@ impl Sel {
 
 fn layout_of(flat: &Sel) -> Arc<Layout> {
     Arc::new(Layout {
-        keys: flat.fields.iter().map(|(n, _)| n.as_str().into()).collect(),
+        keys: flat.fields.iter().map(|(n, _)| crate::compile::response_key(n).into()).collect(),
         kids: flat.fields.iter().map(|(_, c)| c.as_ref().map(layout_of)).collect(),
     })
 }

@@ -485,3 +485,24 @@ broken!(
     )],
     "broken_base.yaml:6:15: column market of table orders: path \"market.nam\": type Market has no field \"nam\"; did you mean \"name\"?"
 );
+
+broken!(
+    unknown_argument,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    custom:\n      n: \"lines(includeCancelled: true)[0].id\"\n",
+    &[],
+    "mapping.yaml:7:10: custom field n of table orders: path \"lines(includeCancelled: true)[0].id\": field lines has no argument \"includeCancelled\"; did you mean \"includeFullyCancelled\"?"
+);
+
+broken!(
+    argument_of_the_wrong_type,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    custom:\n      n: \"lines(includeFullyCancelled: 1)[0].id\"\n",
+    &[],
+    "mapping.yaml:7:10: custom field n of table orders: path \"lines(includeFullyCancelled: 1)[0].id\": argument includeFullyCancelled of lines: \"1\" is not a Boolean"
+);
+
+broken!(
+    field_read_with_two_argument_sets,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    custom:\n      a: \"lines(includeFullyCancelled: true)[0].id\"\n      b: lines[0].id\n",
+    &[],
+    "mapping.yaml:8:10: custom field b of table orders: lines is read both as lines(includeFullyCancelled: true) and as lines; use one"
+);

@@ -6,4 +6,5 @@ mod broken;
 mod default_mapping;
 mod golden;
 mod properties;
+mod simulator;
 mod support;
