@@ -460,3 +460,89 @@ impl Control {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SimConfig, Simulator};
+
+    fn sim() -> Simulator {
+        Simulator::new(SimConfig { orders: 40, ..SimConfig::default() })
+    }
+
+    #[test]
+    fn changes_stamp_the_simulated_now_and_keep_totals_consistent() {
+        let s = sim();
+        let c = s.control();
+        let now = c.advance_clock(7200);
+        let changed = c
+            .update_orders(&UpdateOrders {
+                select: OrderSelection { count: Some(10), numbers: None },
+                status: None,
+            })
+            .expect("update");
+        assert_eq!(changed.len(), 10);
+        for o in &changed {
+            assert!(o.updated_at >= now);
+            assert_eq!(s.order(o.number).as_ref(), Some(o));
+            let items: i64 = o.lines.iter().map(|l| l.line_value_incl_tax()).sum();
+            assert_eq!(o.totals.items_value, items);
+        }
+        let created = c.create_orders(2);
+        assert_eq!(created.iter().map(|o| o.number).collect::<Vec<_>>(), vec![41, 42]);
+        assert_eq!(created[0].status, OrderStatus::Pending);
+        let deleted = c
+            .delete_orders(&OrderSelection { count: None, numbers: Some(vec![5]) })
+            .expect("delete");
+        assert_eq!(deleted, vec![5]);
+        assert!(s.order(5).is_none());
+        assert_eq!(
+            c.delete_orders(&OrderSelection { count: None, numbers: Some(vec![5]) }),
+            Err(SimError::NotFound { kind: "order", id: 5 })
+        );
+        assert_eq!(s.orders().count(), 41);
+        assert_eq!(s.stats().orders_changed, 13);
+    }
+
+    #[test]
+    fn accepting_a_delivery_moves_units_into_physical_stock() {
+        let s = sim();
+        let c = s.control();
+        let po = s
+            .purchase_orders()
+            .into_iter()
+            .find(|p| {
+                p.status == PurchaseOrderStatus::Confirmed && p.preferred_warehouse_id.is_some()
+            })
+            .expect("a confirmed purchase order with a warehouse");
+        let d = c
+            .create_delivery(&DeliveryRequest { purchase_order_id: Some(po.id), delivery_id: None })
+            .expect("create");
+        assert_eq!(d.warehouse_id, po.preferred_warehouse_id);
+        assert_eq!(d.status, DeliveryStatus::Inserted);
+        let before: i64 = s
+            .stock()
+            .iter()
+            .filter(|l| Some(l.warehouse_id) == d.warehouse_id)
+            .map(|l| l.physical)
+            .sum();
+        let a = c
+            .accept_delivery(&DeliveryRequest { purchase_order_id: None, delivery_id: Some(d.id) })
+            .expect("accept");
+        assert_eq!(a.status, DeliveryStatus::Accepted);
+        let after: i64 = s
+            .stock()
+            .iter()
+            .filter(|l| Some(l.warehouse_id) == d.warehouse_id)
+            .map(|l| l.physical)
+            .sum();
+        assert_eq!(after - before, d.lines.iter().map(|l| l.quantity).sum::<i64>());
+        assert!(
+            c.accept_delivery(&DeliveryRequest {
+                purchase_order_id: None,
+                delivery_id: Some(d.id)
+            })
+            .is_err()
+        );
+    }
+}
