@@ -1,6 +1,7 @@
 //! A sync killed mid-way (SIGKILL to the process) and run again ends equal
 //! to the truth, redoing at most one batch.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use cartage_sinks::testing::TestDatabase;
@@ -31,7 +32,12 @@ async fn killed_sync_resumes_without_loss_or_duplicates() {
         .await;
 
     let config = h.config.to_string_lossy().into_owned();
-    let mut child = h.command(&["sync", "--config", &config]).spawn().expect("starting cartage");
+    let mut child = h
+        .command(&["sync", "--config", &config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting cartage");
     // Wait until some, but not all, batches are committed.
     let committed = loop {
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -83,7 +89,12 @@ async fn sigterm_stops_after_a_whole_batch_and_exits_130() {
         .await;
 
     let config = h.config.to_string_lossy().into_owned();
-    let mut child = h.command(&["sync", "--config", &config]).spawn().expect("starting cartage");
+    let mut child = h
+        .command(&["sync", "--config", &config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting cartage");
     loop {
         tokio::time::sleep(Duration::from_millis(25)).await;
         let n = h.try_live_rows("orders").await.map_or(0, |rows| rows.len() as u64);
