@@ -296,6 +296,7 @@ impl Control {
             })?;
             level.physical = (level.physical + delta).max(level.allocated);
             let level = level.clone();
+            w.size_updated_at.insert(sid, now);
             let sc = w.next_stock_change_id;
             w.next_stock_change_id += 1;
             let ev = &self.sim.inner.events;
@@ -385,6 +386,9 @@ impl Control {
         }
         if let Some(po) = w.purchase_orders.iter_mut().find(|p| p.id == d.purchase_order_id) {
             po.updated_at = now;
+        }
+        for l in &d.lines {
+            w.size_updated_at.insert(l.size_id, now);
         }
         let sc = w.next_stock_change_id;
         w.next_stock_change_id += 1;
@@ -537,6 +541,20 @@ mod tests {
             .map(|l| l.physical)
             .sum();
         assert_eq!(after - before, d.lines.iter().map(|l| l.quantity).sum::<i64>());
+        let now = s.now();
+        let size = d.lines[0].size_id;
+        let updated = s
+            .products()
+            .into_iter()
+            .flat_map(|p| p.variants)
+            .flat_map(|v| v.sizes)
+            .find(|x| x.id == size)
+            .expect("the size exists")
+            .updated_at;
+        assert!(
+            updated <= now && updated >= now - chrono::Duration::seconds(5),
+            "updatedAt bumped"
+        );
         assert!(
             c.accept_delivery(&DeliveryRequest {
                 purchase_order_id: None,

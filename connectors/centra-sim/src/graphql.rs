@@ -1010,7 +1010,10 @@ impl<'c> ObjectValue for O<'c> {
                 "sizeNumber" => leaf(s.size_number.as_str()),
                 "description" => leaf(s.description.as_str()),
                 "preorder" => leaf(s.preorder),
-                "updatedAt" => self.date(info, s.updated_at),
+                "updatedAt" => {
+                    let t = w.size_updated_at.get(&s.id).copied().unwrap_or(s.updated_at);
+                    self.date(info, t)
+                }
                 "productVariant" => Ok(self.o(K::Variant(p, v))),
                 "stock" => self.stock_list(args, None, Some(s.id)),
                 _ => Err(self.unknown_field_error(info)),

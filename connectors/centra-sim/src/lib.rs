@@ -229,9 +229,19 @@ impl Simulator {
         read(&self.inner.world).order(number)
     }
 
-    /// The catalog (products, variants, sizes).
+    /// The catalog (products, variants, sizes), with each size's current
+    /// `updatedAt` (stock changes bump it).
     pub fn products(&self) -> Vec<model::Product> {
-        read(&self.inner.world).generator.catalog.clone()
+        let w = read(&self.inner.world);
+        let mut products = w.generator.catalog.clone();
+        for size in
+            products.iter_mut().flat_map(|p| p.variants.iter_mut()).flat_map(|v| v.sizes.iter_mut())
+        {
+            if let Some(t) = w.size_updated_at.get(&size.id) {
+                size.updated_at = *t;
+            }
+        }
+        products
     }
 
     /// The warehouses.

@@ -35,6 +35,8 @@ pub(crate) struct World {
     pub next_stock_change_id: i64,
     /// How many orders are deleted (lets unfiltered pages skip the scan).
     pub deleted: usize,
+    /// `ProductSize.updatedAt` of sizes whose stock changed.
+    pub size_updated_at: HashMap<i64, DateTime<Utc>>,
 }
 
 impl World {
@@ -87,6 +89,7 @@ impl World {
             control_rng: data::rng_for(seed, data::D_CONTROL, 0),
             next_stock_change_id: 1,
             deleted: 0,
+            size_updated_at: HashMap::new(),
         };
         // Goods on deliveries that are not yet accepted are "on delivery".
         let pending: Vec<(Option<i64>, i64, i64)> = world
