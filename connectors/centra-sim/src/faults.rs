@@ -2,7 +2,7 @@
 //!
 //! # Applying it (sim-core)
 //!
-//! ```ignore
+//! ```text
 //! let faults = faults::layer(config, move || clock.now()); // FaultState, cheap to clone
 //! let app = Router::new()
 //!     .route("/graphql", post(graphql).layer(axum::middleware::from_fn_with_state(faults, faults::middleware)))
