@@ -127,3 +127,39 @@ pub(crate) fn is_transient(e: &DbErr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn exec(e: sea_orm::sqlx::Error) -> DbErr {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn dropped_connections_and_pool_timeouts_are_transient() {
+        assert!(is_transient(&exec(sea_orm::sqlx::Error::PoolTimedOut)));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(is_transient(&exec(sea_orm::sqlx::Error::Io(io))));
+        assert!(!is_transient(&exec(sea_orm::sqlx::Error::RowNotFound)));
+        assert!(!is_transient(&DbErr::Custom("bad".into())));
+        let e = SinkError::statement(
+            "upserting into table orders",
+            exec(sea_orm::sqlx::Error::PoolTimedOut),
+        );
+        assert_eq!(e.kind(), ErrorKind::Transient);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_a_data_error_naming_the_place() {
+        let e: cartage_core::Error =
+            SinkError::value_type("orders", "total_gross", 3, ColumnType::Decimal, "text").into();
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert_eq!(
+            e.to_string(),
+            "data error: table orders, column total_gross, row 3: expected a decimal value, found text"
+        );
+    }
+}

@@ -297,9 +297,8 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// A temporary directory that outlives the test process's statics (the
-/// server is stopped by its watchdog, then the directory is left for the OS's
-/// temp cleaning).
+/// A temporary directory that outlives the test process's statics; the
+/// server's watchdog removes it after stopping the server.
 fn server_dir(prefix: &str) -> Result<PathBuf, String> {
     let dir = tempfile::Builder::new()
         .prefix(prefix)
@@ -310,10 +309,11 @@ fn server_dir(prefix: &str) -> Result<PathBuf, String> {
 
 /// Runs `server` (a shell command line) in the background under a watchdog
 /// that stops it when this process exits.
-fn spawn_watched(server: &str) -> Result<(), String> {
+fn spawn_watched(server: &str, dir: &Path) -> Result<(), String> {
     let script = format!(
-        "{server} & child=$!; while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child",
-        parent = std::process::id()
+        "{server} & child=$!; while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child; rm -rf {dir}",
+        parent = std::process::id(),
+        dir = dir.display()
     );
     Command::new("sh")
         .arg("-c")
@@ -355,12 +355,15 @@ fn start_postgres() -> Result<String, String> {
         )),
         "initdb",
     )?;
-    spawn_watched(&format!(
-        "{as_user}{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-        bin.join("postgres").display(),
-        data.display(),
-        dir.display()
-    ))?;
+    spawn_watched(
+        &format!(
+            "{as_user}{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            bin.join("postgres").display(),
+            data.display(),
+            dir.display()
+        ),
+        &dir,
+    )?;
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }
 
@@ -388,12 +391,15 @@ fn start_mariadb() -> Result<String, String> {
         )),
         "mariadb-install-db",
     )?;
-    spawn_watched(&format!(
-        "{server} --no-defaults {user} --datadir={data} --port={port} --socket={sock} --bind-address=127.0.0.1 --pid-file={pid} --skip-log-bin --innodb-flush-log-at-trx-commit=2",
-        data = data.display(),
-        sock = dir.join("mysqld.sock").display(),
-        pid = dir.join("mysqld.pid").display(),
-    ))?;
+    spawn_watched(
+        &format!(
+            "{server} --no-defaults {user} --datadir={data} --port={port} --socket={sock} --bind-address=127.0.0.1 --pid-file={pid} --skip-log-bin --innodb-flush-log-at-trx-commit=2",
+            data = data.display(),
+            sock = dir.join("mysqld.sock").display(),
+            pid = dir.join("mysqld.pid").display(),
+        ),
+        &dir,
+    )?;
     Ok(format!("mysql://root@127.0.0.1:{port}/mysql"))
 }
 

@@ -14,6 +14,7 @@ all_backends!(
     a_batch_larger_than_one_statement_is_written_whole,
     children_missing_from_the_batch_are_marked_deleted,
     a_failed_commit_leaves_neither_rows_nor_state,
+    a_value_of_the_wrong_type_fails_the_whole_commit,
 );
 
 async fn upsert_updates_rows_instead_of_duplicating_them(db: TestDatabase) {
@@ -259,4 +260,25 @@ async fn a_failed_commit_leaves_neither_rows_nor_state(db: TestDatabase) {
         .await
         .expect("commit after a failure");
     assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), Some(state(3)));
+}
+
+async fn a_value_of_the_wrong_type_fails_the_whole_commit(db: TestDatabase) {
+    let mut sink = prepared(&db).await;
+    let mut bad = order("2", 2, "new", "1.00");
+    bad.0[5] = Value::Text("12.50".into());
+    let e = sink
+        .commit(batch(
+            vec![(orders_schema(), vec![order("1", 1, "new", "1.00"), bad])],
+            1,
+            ts(1_700_000_000, 0),
+        ))
+        .await
+        .expect_err("text in a decimal column");
+    assert_eq!(e.kind(), ErrorKind::Data);
+    assert_eq!(
+        e.to_string(),
+        "data error: table orders, column total_gross, row 1: expected a decimal value, found text"
+    );
+    assert!(rows(&sink, &orders_schema()).await.is_empty());
+    assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), None);
 }

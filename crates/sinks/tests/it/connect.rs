@@ -2,6 +2,7 @@
 
 use cartage_core::ErrorKind;
 use cartage_sinks::SinkConfig;
+use cartage_sinks::testing::TestDatabase;
 
 async fn connect_error(config: SinkConfig) -> cartage_core::Error {
     match config.build().await {
@@ -19,27 +20,39 @@ fn assert_redacted(e: &cartage_core::Error, secret: &str, shown_url: &str) {
     assert_eq!(e.kind(), ErrorKind::Sink, "{text}");
 }
 
+/// `scheme://user@host:port/db` -> (`scheme://`, `host:port`).
+fn split_url(url: &str) -> (&str, &str) {
+    let (scheme, rest) = url.split_once("://").expect("a server url");
+    let rest = rest.split_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().expect("a host");
+    (&url[..scheme.len() + 3], host)
+}
+
 #[tokio::test]
 async fn postgres_error_hides_the_password() {
     // A real server refusing a database that does not exist.
-    let url = "postgres://postgres:hunter2-pg-secret@127.0.0.1:5432/cartage_no_such_database";
-    let e = connect_error(SinkConfig::Postgres { url: url.into() }).await;
+    let db = TestDatabase::postgres().await;
+    let (scheme, host) = split_url(db.url());
+    let url = format!("{scheme}postgres:hunter2-pg-secret@{host}/cartage_no_such_database");
+    let e = connect_error(SinkConfig::Postgres { url }).await;
     assert_redacted(
         &e,
         "hunter2-pg-secret",
-        "cannot connect to postgres://postgres:***@127.0.0.1:5432/cartage_no_such_database: ",
+        &format!("cannot connect to {scheme}postgres:***@{host}/cartage_no_such_database: "),
     );
 }
 
 #[tokio::test]
 async fn mysql_error_hides_the_password() {
     // A real server refusing a user that does not exist.
-    let url = "mysql://cartage_nobody:hunter2-my-secret@127.0.0.1:3306/test";
-    let e = connect_error(SinkConfig::Mysql { url: url.into() }).await;
+    let db = TestDatabase::mysql().await;
+    let (scheme, host) = split_url(db.url());
+    let url = format!("{scheme}cartage_nobody:hunter2-my-secret@{host}/test");
+    let e = connect_error(SinkConfig::Mysql { url }).await;
     assert_redacted(
         &e,
         "hunter2-my-secret",
-        "cannot connect to mysql://cartage_nobody:***@127.0.0.1:3306/test: ",
+        &format!("cannot connect to {scheme}cartage_nobody:***@{host}/test: "),
     );
 }
 
