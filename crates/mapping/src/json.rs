@@ -24,7 +24,10 @@ pub struct Layout {
 
 impl Layout {
     pub fn slot(&self, key: &str) -> Option<usize> {
-        self.keys.iter().position(|k| &**k == key)
+        // Compare the first byte before the whole key: most keys differ there,
+        // and this runs for every key of every record.
+        let first = key.as_bytes().first();
+        self.keys.iter().position(|k| k.as_bytes().first() == first && &**k == key)
     }
 }
 
