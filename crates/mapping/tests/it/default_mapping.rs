@@ -108,3 +108,48 @@ fn a_failing_line_leaves_no_row_of_its_order_behind() {
     assert_eq!(out.tables[0].len(), 1, "only the good order");
     assert_eq!(out.tables[1].len(), 1, "only the good order's line");
 }
+
+#[test]
+fn the_supply_mapping_fills_stock_and_the_supplier_module() {
+    let m = compile_dir(&repo_root().join("mappings"), "centra/supply.yaml", &ctx())
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(m.streams(), vec!["indeliveries", "inventory", "purchase_orders"]);
+    let stock = serde_json::json!({
+        "warehouse": {"id": 2, "name": "Main"},
+        "productSize": {"id": 111, "SKU": "P1-M", "EAN": null},
+        "physicalQuantity": 38, "allocatedQuantity": 20, "freeToAllocateQuantity": 18,
+        "demandQuantity": 1, "availableNowQuantity": 17, "incomingQuantity": 10, "onDeliveryQuantity": 0
+    });
+    let rows = run(&m, "inventory", &[stock]);
+    assert_eq!(
+        rows["inventory_levels"][0],
+        serde_json::json!({
+            "tenant": "acme", "warehouse_id": 2, "size_id": 111, "warehouse_name": "Main",
+            "sku": "P1-M", "ean": null, "physical": 38, "allocated": 20, "free_to_allocate": 18,
+            "demand": 1, "available_now": 17, "incoming": 10, "on_delivery": 0, "observed_at": null
+        })
+    );
+    let delivery = serde_json::json!({
+        "id": 957, "number": "957-1", "status": "INSERTED", "purchaseOrder": {"id": 12},
+        "supplier": {"id": 3, "name": "Mill"}, "warehouse": {"id": 2}, "currency": {"code": "EUR"},
+        "createdAt": "2021-12-31T13:44:23+0100", "ETA": null, "exFactoryDate": "2022-01-10T00:00:00+0100",
+        "shippingCost": {"valueInCents": 12050, "currency": {"code": "EUR"}},
+        "otherCosts": {"valueInCents": 0, "currency": {"code": "EUR"}},
+        "lines": [{"productSize": {"id": 111, "SKU": "P1-M", "EAN": "7350000000011"}, "quantity": 5,
+                   "linkedQuantity": 2, "unlinkedQuantity": 3,
+                   "unitCost": {"valueInCents": 1999, "currency": {"code": "EUR"}},
+                   "landedCost": {"valueInCents": 2105, "currency": {"code": "EUR"}}}]
+    });
+    let rows = run(&m, "indeliveries", &[delivery]);
+    let d = &rows["indeliveries"][0];
+    assert_eq!(d["created_at"], serde_json::json!({"timestamp": "2021-12-31T12:44:23Z"}));
+    assert_eq!(d["shipping_cost"], serde_json::json!({"decimal": "120.50"}));
+    assert_eq!(d["status"], "inserted");
+    assert_eq!(d["purchase_order_id"], 12);
+    let l = &rows["indelivery_lines"][0];
+    assert_eq!(l["delivery_id"], 957);
+    assert_eq!(l["landed_cost"], serde_json::json!({"decimal": "21.05"}));
+    assert_eq!(l["unlinked_quantity"], 3);
+    let po = m.selection("purchase_orders").unwrap();
+    assert!(po.contains("productsTotal {\n  valueInCents"), "{po}");
+}
