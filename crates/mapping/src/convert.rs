@@ -110,11 +110,11 @@ fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
     if let Some(dt) = zone.from_local_datetime(&naive).earliest() {
         return Some(dt.with_timezone(&Utc));
     }
-    let before = naive - chrono::Duration::hours(3);
+    let before = naive.checked_sub_signed(chrono::Duration::hours(3))?;
     let offset = *zone.from_local_datetime(&before).earliest()?.offset();
-    let utc =
-        naive - chrono::Duration::seconds(chrono::Offset::fix(&offset).local_minus_utc() as i64);
-    Some(Utc.from_utc_datetime(&utc))
+    let shift =
+        chrono::Duration::seconds(i64::from(chrono::Offset::fix(&offset).local_minus_utc()));
+    Some(Utc.from_utc_datetime(&naive.checked_sub_signed(shift)?))
 }
 
 /// The calendar date of a date or date-time text as written (its local date).
