@@ -12,6 +12,31 @@
 //! ```
 //!
 //! The language is documented in `docs/mapping.md`.
+//!
+//! ```
+//! use cartage_core::{MappedRows, Record, Value};
+//! use cartage_mapping::{CompileContext, compile};
+//!
+//! let sdl = "type Currency { code: String! }
+//!     type MonetaryValue { valueInCents: Int! currency: Currency! }
+//!     interface Order { id: String! grandTotal: MonetaryValue! }
+//!     type DirectToConsumerOrder implements Order { id: String! grandTotal: MonetaryValue! }
+//!     type Query { orders: [Order!]! }";
+//! let file = "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n      total_gross: grandTotal\n";
+//! let loader = |name: &str| (name == "acme.yaml").then(|| (name.to_owned(), file.to_owned()));
+//! let mut ctx = CompileContext::centra("acme", sdl);
+//! ctx.streams = vec![("orders".into(), "Order".into())];
+//! let mapping = compile("acme.yaml", &loader, &ctx).map_err(|d| d.to_string())?;
+//! assert_eq!(mapping.selection("orders"), Some("id\ngrandTotal {\n  valueInCents\n  currency {\n    code\n  }\n}\n"));
+//!
+//! let mapper = mapping.stream("orders").unwrap();
+//! let mut rows = MappedRows::new(mapper.tables().len());
+//! let record = Record::from_json_str(r#"{"id":"a1","grandTotal":{"valueInCents":12345,"currency":{"code":"SEK"}}}"#)?;
+//! mapper.map_record(&record, &mut rows)?;
+//! let total = mapper.tables()[0].column_index("total_gross").unwrap();
+//! assert_eq!(rows.tables[0][0].0[total], Value::Decimal("123.45".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod compile;
 mod convert;
