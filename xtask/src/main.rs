@@ -113,8 +113,10 @@ fn ci() -> Result<()> {
 fn measure(command: &[String]) -> Result<()> {
     use nix::sys::resource::{UsageWho, getrusage};
     let started = Instant::now();
+    // The report is this process's stdout: keep the child's off it.
     let status = Command::new(&command[0])
         .args(&command[1..])
+        .stdout(Stdio::null())
         .status()
         .with_context(|| format!("starting {}", command[0]))?;
     let wall = started.elapsed();
