@@ -4,6 +4,7 @@
 mod backfill;
 mod churn;
 mod crash;
+mod customers;
 mod errors;
 mod faults;
 mod incremental;

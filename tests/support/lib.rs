@@ -61,6 +61,11 @@ impl Harness {
 
     /// (Re)writes the configuration for `endpoint`.
     pub fn write_config(&self, endpoint: &str, source_extra: &str) {
+        self.write_config_with_mapping(endpoint, source_extra, &default_mapping());
+    }
+
+    /// (Re)writes the configuration for `endpoint` and a mapping file.
+    pub fn write_config_with_mapping(&self, endpoint: &str, source_extra: &str, mapping: &Path) {
         let mut source = format!(
             "      type: centra\n      endpoint: {endpoint}\n      token: ${{env:{TOKEN_ENV}}}\n"
         );
@@ -78,7 +83,7 @@ impl Harness {
         };
         let text = format!(
             "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {}\n    sink:\n      {sink}\n    streams: [orders]\n",
-            default_mapping().display()
+            mapping.display()
         );
         std::fs::write(&self.config, text).expect("writing cartage.yaml");
     }
@@ -121,6 +126,14 @@ impl Harness {
     /// The tables of the default mapping, as the sink created them.
     pub fn tables(&self) -> BTreeMap<String, Arc<TableSchema>> {
         mapping_tables()
+    }
+
+    /// Live rows of `table` as a mapping file declares it (extra columns).
+    pub async fn live_rows_of(&self, mapping: &Path, table: &str) -> Vec<Row> {
+        let tables = tables_of(mapping);
+        let sink = self.db.sink().await;
+        let rows = sink.read_table(&tables[table], TENANT).await.expect("reading back a table");
+        rows.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect()
     }
 
     /// Live rows (not marked deleted) of `table` for the test tenant.
@@ -195,11 +208,16 @@ impl SyncReport {
 
 /// The tables of the default mapping, compiled by the mapping engine.
 pub fn mapping_tables() -> BTreeMap<String, Arc<TableSchema>> {
+    tables_of(&default_mapping())
+}
+
+/// The tables a mapping file fills (with its extra columns).
+pub fn tables_of(mapping: &Path) -> BTreeMap<String, Arc<TableSchema>> {
     let schema = std::fs::read_to_string(repo_root().join("connectors/centra/schema.graphql"))
         .expect("reading the Centra schema");
     let context = cartage_mapping::CompileContext::centra(TENANT, schema);
     let load = |name: &str| std::fs::read_to_string(name).ok().map(|t| (name.to_owned(), t));
-    let compiled = cartage_mapping::compile(&default_mapping().to_string_lossy(), &load, &context)
+    let compiled = cartage_mapping::compile(&mapping.to_string_lossy(), &load, &context)
         .unwrap_or_else(|e| panic!("the default mapping does not compile:\n{e}"));
     compiled.tables().iter().map(|t| (t.name.clone(), Arc::clone(t))).collect()
 }
