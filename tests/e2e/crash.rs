@@ -13,24 +13,19 @@ use centra_sim::ratelimit::Tier;
 const ORDERS: u64 = 2_000;
 const PAGE: u64 = 40;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_sync_resumes_without_loss_or_duplicates() {
-    // Every response is slowed down so the kill lands mid-walk.
+/// A harness whose simulator answers slowly (so a signal lands mid-walk)
+/// and a running `cartage sync` that has committed at least `batches` pages.
+async fn sync_in_progress(seed: u64, batches: u64) -> (Harness, tokio::process::Child) {
+    // Every response is slowed down so the signal lands mid-walk.
     let faults = FaultConfig {
         p_slow: 1.0,
         slow_delay: Duration::from_millis(40),
         ..FaultConfig::default()
     };
-    let sim = SimConfig {
-        orders: ORDERS,
-        seed: 41,
-        tier: Tier::Unlimited,
-        faults,
-        ..SimConfig::default()
-    };
+    let sim =
+        SimConfig { orders: ORDERS, seed, tier: Tier::Unlimited, faults, ..SimConfig::default() };
     let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), &format!("page_size: {PAGE}"))
         .await;
-
     let config = h.config.to_string_lossy().into_owned();
     let mut child = h
         .command(&["sync", "--config", &config])
@@ -38,26 +33,25 @@ async fn killed_sync_resumes_without_loss_or_duplicates() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting cartage");
-    // Wait until some, but not all, batches are committed.
-    let committed = loop {
+    loop {
         tokio::time::sleep(Duration::from_millis(25)).await;
         let n = h.try_live_rows("orders").await.map_or(0, |rows| rows.len() as u64);
-        if n >= 5 * PAGE {
-            break n;
+        if n >= batches * PAGE {
+            break;
         }
-        assert!(
-            child.try_wait().expect("polling cartage").is_none(),
-            "cartage ended before the kill"
-        );
-    };
+        assert!(child.try_wait().expect("polling cartage").is_none(), "cartage ended too early");
+    }
+    (h, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_sync_resumes_without_loss_or_duplicates() {
+    let (h, mut child) = sync_in_progress(41, 5).await;
     child.start_kill().expect("killing cartage");
     let status = child.wait().await.expect("reaping cartage");
     assert!(!status.success());
     let at_kill = h.live_rows("orders").await.len() as u64;
-    assert!(
-        at_kill >= committed && at_kill < ORDERS,
-        "killed too late: {at_kill} orders committed"
-    );
+    assert!((5 * PAGE..ORDERS).contains(&at_kill), "killed too late: {at_kill} orders committed");
 
     let report = h.sync_ok().await;
     // The rerun resumes after the last committed page: it reads what was not
@@ -73,39 +67,7 @@ async fn killed_sync_resumes_without_loss_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_after_a_whole_batch_and_exits_130() {
-    let faults = FaultConfig {
-        p_slow: 1.0,
-        slow_delay: Duration::from_millis(40),
-        ..FaultConfig::default()
-    };
-    let sim = SimConfig {
-        orders: ORDERS,
-        seed: 42,
-        tier: Tier::Unlimited,
-        faults,
-        ..SimConfig::default()
-    };
-    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), &format!("page_size: {PAGE}"))
-        .await;
-
-    let config = h.config.to_string_lossy().into_owned();
-    let mut child = h
-        .command(&["sync", "--config", &config])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting cartage");
-    loop {
-        tokio::time::sleep(Duration::from_millis(25)).await;
-        let n = h.try_live_rows("orders").await.map_or(0, |rows| rows.len() as u64);
-        if n >= 3 * PAGE {
-            break;
-        }
-        assert!(
-            child.try_wait().expect("polling cartage").is_none(),
-            "cartage ended before SIGTERM"
-        );
-    }
+    let (h, mut child) = sync_in_progress(42, 3).await;
     let pid = nix::unistd::Pid::from_raw(child.id().expect("a running child") as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sending SIGTERM");
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
