@@ -24,11 +24,26 @@ pub struct Layout {
 
 impl Layout {
     pub fn slot(&self, key: &str) -> Option<usize> {
-        // Compare the first byte before the whole key: most keys differ there,
-        // and this runs for every key of every record.
-        let first = key.as_bytes().first();
-        self.keys.iter().position(|k| k.as_bytes().first() == first && &**k == key)
+        self.slot_from(key, 0)
     }
+
+    /// The slot of `key`, trying `guess` first. GraphQL answers list fields
+    /// in the order of the selection, which is the layout's order, so the
+    /// key after slot `i` is almost always slot `i + 1`: one comparison.
+    fn slot_from(&self, key: &str, guess: usize) -> Option<usize> {
+        if self.keys.get(guess).is_some_and(|k| same_key(k, key)) {
+            return Some(guess);
+        }
+        self.keys.iter().position(|k| same_key(k, key))
+    }
+}
+
+/// Key equality for short keys: length and first byte before the bytes, so
+/// most mismatches cost no call to `memcmp`.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// A parsed value: a node of the tape.
@@ -210,9 +225,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
         let start = self.bufs.tape.len();
         let count = layout.keys.len();
         self.bufs.tape.resize(start + count, N::Absent);
-        while let Some(found) = map.next_key_seed(KeySeed(layout))? {
+        let mut guess = 0;
+        while let Some(found) = map.next_key_seed(KeySeed { layout, guess })? {
             match found {
                 Some(i) => {
+                    guess = i + 1;
                     let node = match &layout.kids[i] {
                         Some(kid) => map.next_value_seed(NodeSeed {
                             layout: kid,
@@ -248,7 +265,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
 }
 
 /// Deserializes a key straight into its slot index, without allocating.
-struct KeySeed<'l>(&'l Layout);
+struct KeySeed<'l> {
+    layout: &'l Layout,
+    /// The slot the key most likely has.
+    guess: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;
@@ -266,7 +287,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.slot(v))
+        Ok(self.layout.slot_from(v, self.guess))
     }
 }
 
