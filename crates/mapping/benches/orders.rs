@@ -87,7 +87,9 @@ struct Lines {
 /// mapping's own query.
 fn records(selection: &str) -> Vec<Record> {
     let sim = Simulator::new(SimConfig { orders: 20 * BATCH as u64, ..SimConfig::default() });
-    let query = format!("query Orders($page: Int!) {{ orders(limit: 200, page: $page) {{ {selection} }} }}");
+    let query = format!(
+        "query Orders($page: Int!) {{ orders(limit: 200, page: $page) {{ {selection} }} }}"
+    );
     let mut out = Vec::with_capacity(BATCH);
     for page in 1.. {
         let bytes = sim.execute_raw(&query, serde_json::json!({ "page": page }));

@@ -1,18 +1,22 @@
-//! Plan-driven parsing of a record's JSON: a `DeserializeSeed` that keeps
-//! only the fields the plan selected, as a flat tape of nodes.
+//! Plan-driven parsing of a record's JSON: a scanner that keeps only the
+//! fields the plan selected, as a flat tape of nodes.
 //!
-//! Leaves stay as spans of the raw JSON text (`&RawValue` offsets): no number
-//! is ever turned into a float, and a leaf costs nothing until a column reads
-//! it. Objects are runs of slots on the tape aligned with the plan's
-//! [`Layout`]; lists are runs of elements. The tape is one vector reused from
-//! record to record, so parsing allocates nothing once it has grown.
+//! Leaves stay as spans of the raw JSON text: no number is ever turned into
+//! a float, and a leaf costs nothing until a column reads it. Objects are
+//! runs of slots on the tape aligned with the plan's [`Layout`]; lists are
+//! runs of elements. The tape is one vector reused from record to record, so
+//! parsing allocates nothing once it has grown.
+//!
+//! The scanner is written for this one job instead of driving
+//! `serde_json`'s deserializer: a generic deserializer hands every key and
+//! leaf through visitor calls (a leaf as a `RawValue` costs a second pass),
+//! which made parsing half of the mapping's time. The scanner still checks
+//! the whole text against the JSON grammar, skipped parts included, and a
+//! property test holds it to `serde_json`'s verdict on the same input.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
-
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 /// The shape the plan reads at one object level: field names and, for
 /// object-valued fields, their own layout. Lists take their element's layout.
@@ -24,25 +28,24 @@ pub struct Layout {
 
 impl Layout {
     pub fn slot(&self, key: &str) -> Option<usize> {
-        self.slot_from(key, 0)
+        self.slot_from(key.as_bytes(), 0)
     }
 
     /// The slot of `key`, trying `guess` first. GraphQL answers list fields
     /// in the order of the selection, which is the layout's order, so the
     /// key after slot `i` is almost always slot `i + 1`: one comparison.
-    fn slot_from(&self, key: &str, guess: usize) -> Option<usize> {
-        if self.keys.get(guess).is_some_and(|k| same_key(k, key)) {
+    fn slot_from(&self, key: &[u8], guess: usize) -> Option<usize> {
+        if self.keys.get(guess).is_some_and(|k| same_key(k.as_bytes(), key)) {
             return Some(guess);
         }
-        self.keys.iter().position(|k| same_key(k, key))
+        self.keys.iter().position(|k| same_key(k.as_bytes(), key))
     }
 }
 
 /// Key equality for short keys: length and first byte before the bytes, so
 /// most mismatches cost no call to `memcmp`.
 #[inline]
-fn same_key(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same_key(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.first() == b.first() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
@@ -114,6 +117,22 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// Why a record's text is not a JSON document the plan can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset into the record's text.
+    pub at: usize,
+    pub what: std::borrow::Cow<'static, str>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {})", self.what, self.at)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 /// The reusable buffers of one thread: the tape and a stack for lists.
 #[derive(Default)]
 pub struct Buffers {
@@ -130,7 +149,7 @@ thread_local! {
 pub fn with_parsed<R>(
     text: &str,
     layout: &Layout,
-    f: impl FnOnce(Result<Doc<'_>, serde_json::Error>) -> R,
+    f: impl FnOnce(Result<Doc<'_>, ParseError>) -> R,
 ) -> R {
     BUFFERS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => run(text, layout, &mut bufs, f),
@@ -143,152 +162,429 @@ fn run<R>(
     text: &str,
     layout: &Layout,
     bufs: &mut Buffers,
-    f: impl FnOnce(Result<Doc<'_>, serde_json::Error>) -> R,
+    f: impl FnOnce(Result<Doc<'_>, ParseError>) -> R,
 ) -> R {
     bufs.tape.clear();
     bufs.stack.clear();
-    let parsed = parse_into(text, layout, bufs);
-    match parsed {
+    match parse_into(text, layout, bufs) {
         Ok(root) => f(Ok(Doc { text, tape: &bufs.tape, root })),
         Err(e) => f(Err(e)),
     }
 }
 
-fn parse_into(text: &str, layout: &Layout, bufs: &mut Buffers) -> Result<N, serde_json::Error> {
-    if text.len() > u32::MAX as usize {
-        return Err(serde::de::Error::custom("record larger than 4 GiB"));
+fn parse_into(text: &str, layout: &Layout, bufs: &mut Buffers) -> Result<N, ParseError> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(ParseError { at: 0, what: "record larger than 4 GiB".into() });
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let root = NodeSeed { layout, bufs, base: text.as_ptr() as usize, len: text.len() }
-        .deserialize(&mut de)?;
-    de.end()?;
+    let mut scan = Scanner { b: text.as_bytes(), i: 0, depth: 0, bufs };
+    scan.ws();
+    let root = scan.node(layout, Field::Record)?;
+    scan.ws();
+    if scan.i != scan.b.len() {
+        return Err(scan.err("trailing characters"));
+    }
     Ok(root)
 }
 
-struct NodeSeed<'l, 'b> {
-    layout: &'l Layout,
-    bufs: &'b mut Buffers,
-    base: usize,
-    len: usize,
+/// Checks that `text` is one JSON value, as the scanner reads any part of a
+/// record it skips.
+#[cfg(test)]
+fn validate(text: &str) -> Result<(), ParseError> {
+    let mut bufs = Buffers::default();
+    let mut scan = Scanner { b: text.as_bytes(), i: 0, depth: 0, bufs: &mut bufs };
+    scan.ws();
+    scan.skip_value()?;
+    scan.ws();
+    if scan.i != scan.b.len() {
+        return Err(scan.err("trailing characters"));
+    }
+    Ok(())
 }
 
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_> {
-    type Value = N;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<N, D::Error> {
-        deserializer.deserialize_any(self)
-    }
+/// Where a value sits, for an error about its shape.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    Record,
+    Key(&'a str),
+    ElementOf(&'a str),
 }
 
-fn u32_of<E: serde::de::Error>(n: usize) -> Result<u32, E> {
-    u32::try_from(n).map_err(|_| E::custom("record too large"))
-}
-
-impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
-    type Value = N;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object, a list of objects or null")
-    }
-
-    fn visit_unit<E>(self) -> Result<N, E> {
-        Ok(N::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<N, E> {
-        Ok(N::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<N, A::Error> {
-        let mark = self.bufs.stack.len();
-        loop {
-            let seed = NodeSeed {
-                layout: self.layout,
-                bufs: &mut *self.bufs,
-                base: self.base,
-                len: self.len,
-            };
-            match seq.next_element_seed(seed)? {
-                Some(item) => self.bufs.stack.push(item),
-                None => break,
-            }
+impl<'a> Field<'a> {
+    fn element(self) -> Field<'a> {
+        match self {
+            Field::Key(k) | Field::ElementOf(k) => Field::ElementOf(k),
+            Field::Record => Field::Record,
         }
-        let start = self.bufs.tape.len();
-        let count = self.bufs.stack.len() - mark;
-        let Buffers { tape, stack } = &mut *self.bufs;
-        tape.extend(stack.drain(mark..));
-        Ok(N::Arr { start: u32_of(start)?, len: u32_of(count)? })
+    }
+}
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Record => f.write_str("the record"),
+            Field::Key(k) => write!(f, "field {k:?}"),
+            Field::ElementOf(k) => write!(f, "an element of field {k:?}"),
+        }
+    }
+}
+
+/// Nesting this deep is refused (as `serde_json` does), so a hostile
+/// record cannot exhaust the stack.
+const MAX_DEPTH: u32 = 128;
+
+struct Scanner<'t, 'b> {
+    b: &'t [u8],
+    i: usize,
+    depth: u32,
+    bufs: &'b mut Buffers,
+}
+
+impl Scanner<'_, '_> {
+    fn err(&self, what: &'static str) -> ParseError {
+        ParseError { at: self.i, what: what.into() }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<N, A::Error> {
-        let layout = self.layout;
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ParseError> {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    /// A tape index or text offset as stored in a node.
+    fn index(&self, n: usize) -> Result<u32, ParseError> {
+        u32::try_from(n).map_err(|_| self.err("record too large"))
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth >= MAX_DEPTH { Err(self.err("nesting too deep")) } else { Ok(()) }
+    }
+
+    /// A value the plan reads into: an object with `layout`, a list of such
+    /// values, or null. `field` names it in an error.
+    fn node(&mut self, layout: &Layout, field: Field<'_>) -> Result<N, ParseError> {
+        match self.peek() {
+            Some(b'{') => self.object(layout),
+            Some(b'[') => self.list(layout, field),
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Ok(N::Null)
+            }
+            Some(_) => {
+                // Check the value first, so a broken one is reported as such.
+                let at = self.i;
+                self.skip_value()?;
+                let text = String::from_utf8_lossy(&self.b[at..self.i]);
+                let mut shown: String = text.chars().take(40).collect();
+                if shown.len() < text.len() {
+                    shown.push_str("...");
+                }
+                Err(ParseError {
+                    at,
+                    what: format!(
+                        "{field} is {shown}, where an object, a list of objects or null was expected"
+                    )
+                    .into(),
+                })
+            }
+            None => Err(self.err("unexpected end of the record")),
+        }
+    }
+
+    fn object(&mut self, layout: &Layout) -> Result<N, ParseError> {
+        self.enter()?;
+        self.i += 1; // `{`
         let start = self.bufs.tape.len();
         let count = layout.keys.len();
         self.bufs.tape.resize(start + count, N::Absent);
         let mut guess = 0;
-        while let Some(found) = map.next_key_seed(KeySeed { layout, guess })? {
-            match found {
-                Some(i) => {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("expected a field name"));
+                }
+                let slot = self.key(layout, guess)?;
+                self.expect(b':', "expected `:` after a field name")?;
+                self.ws();
+                if let Some(i) = slot {
                     guess = i + 1;
                     let node = match &layout.kids[i] {
-                        Some(kid) => map.next_value_seed(NodeSeed {
-                            layout: kid,
-                            bufs: &mut *self.bufs,
-                            base: self.base,
-                            len: self.len,
-                        })?,
-                        None => {
-                            let raw: &'de RawValue = map.next_value()?;
-                            let text = raw.get();
-                            if text == "null" {
-                                N::Null
-                            } else {
-                                let at = (text.as_ptr() as usize).wrapping_sub(self.base);
-                                if at > self.len || text.len() > self.len - at {
-                                    return Err(serde::de::Error::custom(
-                                        "value outside the record",
-                                    ));
-                                }
-                                N::Leaf { at: u32_of(at)?, len: u32_of(text.len())? }
-                            }
-                        }
+                        Some(kid) => self.node(kid, Field::Key(&layout.keys[i]))?,
+                        None => self.leaf()?,
                     };
                     self.bufs.tape[start + i] = node;
+                } else {
+                    self.skip_value()?;
                 }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected `,` or `}` in an object")),
                 }
             }
         }
-        Ok(N::Obj { start: u32_of(start)?, len: u32_of(count)? })
+        self.depth -= 1;
+        Ok(N::Obj { start: self.index(start)?, len: self.index(count)? })
+    }
+
+    fn list(&mut self, layout: &Layout, field: Field<'_>) -> Result<N, ParseError> {
+        self.enter()?;
+        self.i += 1; // `[`
+        let mark = self.bufs.stack.len();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                let item = self.node(layout, field.element())?;
+                self.bufs.stack.push(item);
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected `,` or `]` in a list")),
+                }
+            }
+        }
+        self.depth -= 1;
+        let start = self.bufs.tape.len();
+        let Buffers { tape, stack } = &mut *self.bufs;
+        let count = stack.len() - mark;
+        tape.extend(stack.drain(mark..));
+        Ok(N::Arr { start: self.index(start)?, len: self.index(count)? })
+    }
+
+    /// A field name, as its slot in `layout` (`None`: the plan skips it).
+    fn key(&mut self, layout: &Layout, guess: usize) -> Result<Option<usize>, ParseError> {
+        let open = self.i;
+        let escaped = self.string()?;
+        let inner = &self.b[open + 1..self.i - 1];
+        if !escaped {
+            return Ok(layout.slot_from(inner, guess));
+        }
+        // Field names with escapes are rare: decode them the slow way.
+        let raw =
+            std::str::from_utf8(&self.b[open..self.i]).map_err(|_| self.err("invalid UTF-8"))?;
+        let name: String = serde_json::from_str(raw)
+            .map_err(|_| ParseError { at: open, what: "invalid string".into() })?;
+        Ok(layout.slot_from(name.as_bytes(), guess))
+    }
+
+    /// A value read whole as raw text; `null` is `Null`.
+    fn leaf(&mut self) -> Result<N, ParseError> {
+        let at = self.i;
+        if self.peek() == Some(b'n') {
+            self.literal(b"null")?;
+            return Ok(N::Null);
+        }
+        self.skip_value()?;
+        Ok(N::Leaf { at: self.index(at)?, len: self.index(self.i - at)? })
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), ParseError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    /// Skips one value of any kind, checking its grammar.
+    fn skip_value(&mut self) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{') => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        if self.peek() != Some(b'"') {
+                            return Err(self.err("expected a field name"));
+                        }
+                        self.string()?;
+                        self.expect(b':', "expected `:` after a field name")?;
+                        self.ws();
+                        self.skip_value()?;
+                        self.ws();
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(b'}') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected `,` or `}` in an object")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        self.skip_value()?;
+                        self.ws();
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected `,` or `]` in a list")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("expected a value")),
+            None => Err(self.err("unexpected end of the record")),
+        }
+    }
+
+    /// A number by the JSON grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<(), ParseError> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.err("invalid number"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.err("invalid number"));
+            }
+            self.digits();
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// A string starting at its opening quote; leaves `i` after the closing
+    /// quote. Returns whether it held an escape.
+    fn string(&mut self) -> Result<bool, ParseError> {
+        self.i += 1; // `"`
+        let mut escaped = false;
+        loop {
+            self.i = plain_run(self.b, self.i);
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            let hex = self.b.get(self.i + 1..self.i + 5);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.err("invalid escape"));
+                            }
+                            self.i += 5;
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.err("control character in a string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
     }
 }
 
-/// Deserializes a key straight into its slot index, without allocating.
-struct KeySeed<'l> {
-    layout: &'l Layout,
-    /// The slot the key most likely has.
-    guess: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
+/// The end of the run of ordinary string bytes from `i`: the first `"`,
+/// `\\` or control character, eight bytes at a time (the same trick as
+/// `serde_json`'s string scanner).
+#[inline]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn zero_bytes(v: u64) -> u64 {
+        v.wrapping_sub(ONES) & !v & HIGH
     }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let hits = zero_bytes(v ^ (ONES * u64::from(b'"')))
+            | zero_bytes(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.layout.slot_from(v, self.guess))
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
     }
+    i
 }
 
 /// Decodes the text of a JSON string leaf (with its quotes); `None` if the
@@ -346,6 +642,99 @@ mod tests {
             keys: vec!["id".into(), "total".into(), "lines".into()],
             kids: vec![None, Some(money.clone()), Some(money)],
         }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "[a-z\"\\\\\u{0}-\u{1f}é😀 ]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z\"]{0,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Valid JSON, and JSON with one character changed, inserted or
+        /// removed: the scanner accepts exactly what `serde_json` accepts.
+        #[test]
+        fn the_scanner_agrees_with_serde_json(
+            value in json_value(),
+            pretty in proptest::bool::ANY,
+            edit in proptest::option::of((0usize..400, 0u8..3, proptest::sample::select(
+                vec!['{', '}', '[', ']', ',', ':', '"', '\\', 'n', 't', 'f', 'u', '0', '1', '-', '.', 'e', '+', ' ', '\n', '\u{1}', 'x'],
+            ))),
+        ) {
+            let mut text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            if let Some((at, op, c)) = edit {
+                let at = text.char_indices().map(|(i, _)| i).nth(at % (text.chars().count() + 1)).unwrap_or(text.len());
+                match op {
+                    0 => text.insert(at, c),
+                    1 if at < text.len() => { text.remove(at); }
+                    _ if at < text.len() => { text.remove(at); text.insert(at, c); }
+                    _ => text.push(c),
+                }
+            }
+            let ours = validate(&text);
+            let theirs = serde_json::from_str::<serde::de::IgnoredAny>(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: ours {:?}, serde_json {:?}", text, ours, theirs.err());
+        }
+    }
+
+    #[test]
+    fn the_grammar_is_checked_where_the_plan_does_not_look() {
+        for bad in [
+            r#"{"skip":01}"#,
+            r#"{"skip":1.}"#,
+            r#"{"skip":-}"#,
+            r#"{"skip":1e}"#,
+            r#"{"skip":"\x"}"#,
+            r#"{"skip":"\u12g4"}"#,
+            "{\"skip\":\"a\u{1}b\"}",
+            r#"{"skip":[1,]}"#,
+            r#"{"skip":{"a":1,}}"#,
+            r#"{"skip":tru}"#,
+            r#"{"skip":nul}"#,
+            r#"{"skip" 1}"#,
+            r#"{skip:1}"#,
+        ] {
+            assert!(validate(bad).is_err(), "{bad}");
+            with_parsed(bad, &layout(), |doc| assert!(doc.is_err(), "{bad}"));
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(validate(&deep).is_err(), "nesting is bounded");
+        let ok = r#" { "skip" : [ -0.5e+3 , true , false , null , { } , [ ] , "\u00e9\n" ] , "id" : 1 } "#;
+        assert_eq!(validate(ok), Ok(()));
+    }
+
+    #[test]
+    fn a_key_with_escapes_still_finds_its_slot() {
+        with_parsed(r#"{"\u0069d":"x"}"#, &layout(), |doc| {
+            let doc = doc.unwrap();
+            assert_eq!(doc.raw(doc.slot(doc.root, 0)), Some(r#""x""#));
+        });
+    }
+
+    #[test]
+    fn a_shape_error_names_the_field_and_the_value() {
+        with_parsed(r#"{"id":1,"total":[{"valueInCents":1}, 7]}"#, &layout(), |doc| {
+            assert_eq!(
+                doc.unwrap_err().to_string(),
+                r#"an element of field "total" is 7, where an object, a list of objects or null was expected (at byte 37)"#
+            );
+        });
     }
 
     #[test]
