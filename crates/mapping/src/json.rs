@@ -385,6 +385,20 @@ impl Scanner<'_, '_> {
     /// A field name, as its slot in `layout` (`None`: the plan skips it).
     fn key(&mut self, layout: &Layout, guess: usize) -> Result<Option<usize>, ParseError> {
         let open = self.i;
+        // The expected name followed by its closing quote: for a name that
+        // needs no escaping (every GraphQL name), the bytes matching is the
+        // whole string read, without scanning it.
+        if let Some(k) = layout.keys.get(guess) {
+            let k = k.as_bytes();
+            let end = open + 1 + k.len();
+            if self.b.get(open + 1..end) == Some(k)
+                && self.b.get(end) == Some(&b'"')
+                && k.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+            {
+                self.i = end + 1;
+                return Ok(Some(guess));
+            }
+        }
         let escaped = self.string()?;
         let inner = &self.b[open + 1..self.i - 1];
         if !escaped {

@@ -157,12 +157,15 @@ impl StreamMapper {
             Some((i, list)) => format!("{field} ({list}[{i}])"),
             None => field.to_owned(),
         };
-        let convert_err = |field: &str, f: Fail| MapError::Convert {
-            record: id.to_owned(),
-            field: label(field),
-            value: f.value,
-            expected: f.expected,
-            detail: f.detail,
+        let convert_err = |field: &str, f: Fail| {
+            let f = *f;
+            MapError::Convert {
+                record: id.to_owned(),
+                field: label(field),
+                value: f.value,
+                expected: f.expected,
+                detail: f.detail,
+            }
         };
         for cell in &plan.cells {
             let v = match cell {

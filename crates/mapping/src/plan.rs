@@ -1,6 +1,6 @@
 //! The compiled plan: expressions over paths into the parsed record, and
 //! their evaluation. Everything here was checked by the compiler; evaluation
-//! only meets the data's surprises, and turns each into a [`Fail`].
+//! only meets the data's surprises, and turns each into a [`Failure`].
 
 use std::sync::Arc;
 
@@ -177,11 +177,15 @@ pub(crate) struct Ctx<'d, 'a> {
 
 /// A value that did not convert: what it was and what was expected.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Fail {
+pub(crate) struct Failure {
     pub value: String,
     pub expected: String,
     pub detail: Option<String>,
 }
+
+/// A boxed [`Failure`]: the error path stays out of every `Result` a
+/// column's evaluation returns.
+pub(crate) type Fail = Box<Failure>;
 
 fn fail(value: impl Into<String>, expected: &str) -> Fail {
     let mut value = value.into();
@@ -193,7 +197,7 @@ fn fail(value: impl Into<String>, expected: &str) -> Fail {
         value.truncate(cut);
         value.push_str("...");
     }
-    Fail { value, expected: expected.to_owned(), detail: None }
+    Box::new(Failure { value, expected: expected.to_owned(), detail: None })
 }
 
 fn j_text(doc: &Doc<'_>, n: N) -> String {
