@@ -9,31 +9,36 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// ISO 4217 currencies with two decimals (the common case), sorted.
-const TWO_DECIMALS: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
-    "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DKK", "DOP",
-    "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ",
-    "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS",
-    "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD",
-    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
-    "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD",
-    "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP",
-    "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH",
-    "USD", "USN", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
-    "ZWL",
+const TWO_DECIMALS: &[[u8; 3]] = &[
+    *b"AED", *b"AFN", *b"ALL", *b"AMD", *b"ANG", *b"AOA", *b"ARS", *b"AUD", *b"AWG", *b"AZN",
+    *b"BAM", *b"BBD", *b"BDT", *b"BGN", *b"BMD", *b"BND", *b"BOB", *b"BOV", *b"BRL", *b"BSD",
+    *b"BTN", *b"BWP", *b"BYN", *b"BZD", *b"CAD", *b"CDF", *b"CHE", *b"CHF", *b"CHW", *b"CNY",
+    *b"COP", *b"COU", *b"CRC", *b"CUC", *b"CUP", *b"CVE", *b"CZK", *b"DKK", *b"DOP", *b"DZD",
+    *b"EGP", *b"ERN", *b"ETB", *b"EUR", *b"FJD", *b"FKP", *b"GBP", *b"GEL", *b"GHS", *b"GIP",
+    *b"GMD", *b"GTQ", *b"GYD", *b"HKD", *b"HNL", *b"HRK", *b"HTG", *b"HUF", *b"IDR", *b"ILS",
+    *b"INR", *b"IRR", *b"JMD", *b"KES", *b"KGS", *b"KHR", *b"KPW", *b"KYD", *b"KZT", *b"LAK",
+    *b"LBP", *b"LKR", *b"LRD", *b"LSL", *b"MAD", *b"MDL", *b"MGA", *b"MKD", *b"MMK", *b"MNT",
+    *b"MOP", *b"MRU", *b"MUR", *b"MVR", *b"MWK", *b"MXN", *b"MXV", *b"MYR", *b"MZN", *b"NAD",
+    *b"NGN", *b"NIO", *b"NOK", *b"NPR", *b"NZD", *b"PAB", *b"PEN", *b"PGK", *b"PHP", *b"PKR",
+    *b"PLN", *b"QAR", *b"RON", *b"RSD", *b"RUB", *b"SAR", *b"SBD", *b"SCR", *b"SDG", *b"SEK",
+    *b"SGD", *b"SHP", *b"SLE", *b"SLL", *b"SOS", *b"SRD", *b"SSP", *b"STN", *b"SVC", *b"SYP",
+    *b"SZL", *b"THB", *b"TJS", *b"TMT", *b"TOP", *b"TRY", *b"TTD", *b"TWD", *b"TZS", *b"UAH",
+    *b"USD", *b"USN", *b"UYU", *b"UZS", *b"VED", *b"VES", *b"WST", *b"XCD", *b"XCG", *b"YER",
+    *b"ZAR", *b"ZMW", *b"ZWG", *b"ZWL",
 ];
 
 /// The number of decimals of a currency's minor unit, or `None` for a code
 /// that is not an ISO 4217 currency.
 pub fn currency_exponent(code: &str) -> Option<u32> {
-    match code {
-        "SEK" | "EUR" | "USD" | "GBP" | "DKK" | "NOK" | "CHF" => Some(2),
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => Some(0),
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => Some(3),
-        "CLF" | "UYW" => Some(4),
-        _ => TWO_DECIMALS.binary_search(&code).ok().map(|_| 2),
+    // Codes compare as three-byte arrays: this runs for every money value.
+    let &[a, b, c] = code.as_bytes() else { return None };
+    match &[a, b, c] {
+        b"SEK" | b"EUR" | b"USD" | b"GBP" | b"DKK" | b"NOK" | b"CHF" => Some(2),
+        b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG" | b"RWF"
+        | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => Some(0),
+        b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => Some(3),
+        b"CLF" | b"UYW" => Some(4),
+        key => TWO_DECIMALS.binary_search(key).ok().map(|_| 2),
     }
 }
 

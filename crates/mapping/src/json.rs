@@ -391,9 +391,10 @@ impl Scanner<'_, '_> {
         if let Some(k) = layout.keys.get(guess) {
             let k = k.as_bytes();
             let end = open + 1 + k.len();
-            if self.b.get(open + 1..end) == Some(k)
-                && self.b.get(end) == Some(&b'"')
-                && k.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+            let plain_match = |got: &[u8]| {
+                got.iter().zip(k).all(|(&g, &c)| g == c && c >= 0x20 && c != b'"' && c != b'\\')
+            };
+            if self.b.get(end) == Some(&b'"') && self.b.get(open + 1..end).is_some_and(plain_match)
             {
                 self.i = end + 1;
                 return Ok(Some(guess));
