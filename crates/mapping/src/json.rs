@@ -89,6 +89,7 @@ pub struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     /// The raw JSON text of a leaf.
+    #[inline]
     pub fn raw(&self, n: N) -> Option<&'a str> {
         match n {
             N::Leaf { at, len } => self.text.get(at as usize..(at as usize + len as usize)),
@@ -97,6 +98,7 @@ impl<'a> Doc<'a> {
     }
 
     /// Slot `i` of an object; `Absent` for anything else.
+    #[inline]
     pub fn slot(&self, n: N, i: usize) -> N {
         match n {
             N::Obj { start, len } if i < len as usize => {
@@ -107,6 +109,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The elements of a list (empty for anything else).
+    #[inline]
     pub fn items(&self, n: N) -> &'a [N] {
         match n {
             N::Arr { start, len } => {
@@ -604,6 +607,7 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
 
 /// Decodes the text of a JSON string leaf (with its quotes); `None` if the
 /// leaf is not a string.
+#[inline]
 pub fn leaf_str(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     if !inner.contains('\\') {

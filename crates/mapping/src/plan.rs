@@ -51,6 +51,7 @@ impl Path {
     }
 }
 
+#[inline]
 pub(crate) fn walk(doc: &Doc<'_>, start: N, steps: &[RStep]) -> N {
     let mut cur = start;
     for step in steps {
