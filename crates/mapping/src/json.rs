@@ -24,9 +24,18 @@ use std::sync::Arc;
 pub struct Layout {
     pub keys: Vec<Box<str>>,
     pub kids: Vec<Option<Arc<Layout>>>,
+    /// Per key: it needs no escaping in JSON (true of every GraphQL name),
+    /// so matching its bytes in place is matching the string.
+    plain: Vec<bool>,
 }
 
 impl Layout {
+    pub fn new(keys: Vec<Box<str>>, kids: Vec<Option<Arc<Layout>>>) -> Layout {
+        let plain =
+            keys.iter().map(|k| k.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')).collect();
+        Layout { keys, kids, plain }
+    }
+
     pub fn slot(&self, key: &str) -> Option<usize> {
         self.slot_from(key.as_bytes(), 0)
     }
@@ -391,13 +400,11 @@ impl Scanner<'_, '_> {
         // The expected name followed by its closing quote: for a name that
         // needs no escaping (every GraphQL name), the bytes matching is the
         // whole string read, without scanning it.
-        if let Some(k) = layout.keys.get(guess) {
+        if let (Some(k), Some(true)) = (layout.keys.get(guess), layout.plain.get(guess)) {
             let k = k.as_bytes();
             let end = open + 1 + k.len();
-            let plain_match = |got: &[u8]| {
-                got.iter().zip(k).all(|(&g, &c)| g == c && c >= 0x20 && c != b'"' && c != b'\\')
-            };
-            if self.b.get(end) == Some(&b'"') && self.b.get(open + 1..end).is_some_and(plain_match)
+            if self.b.get(end) == Some(&b'"')
+                && self.b.get(open + 1..end).is_some_and(|got| same_key(got, k))
             {
                 self.i = end + 1;
                 return Ok(Some(guess));
@@ -650,17 +657,14 @@ mod tests {
     use super::*;
 
     fn layout() -> Layout {
-        let money = Arc::new(Layout {
-            keys: vec!["valueInCents".into(), "currency".into()],
-            kids: vec![
-                None,
-                Some(Arc::new(Layout { keys: vec!["code".into()], kids: vec![None] })),
-            ],
-        });
-        Layout {
-            keys: vec!["id".into(), "total".into(), "lines".into()],
-            kids: vec![None, Some(money.clone()), Some(money)],
-        }
+        let money = Arc::new(Layout::new(
+            vec!["valueInCents".into(), "currency".into()],
+            vec![None, Some(Arc::new(Layout::new(vec!["code".into()], vec![None])))],
+        ));
+        Layout::new(
+            vec!["id".into(), "total".into(), "lines".into()],
+            vec![None, Some(money.clone()), Some(money)],
+        )
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
@@ -747,6 +751,18 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_needs_escaping_is_not_matched_in_place() {
+        // The layout's key is `a\`; in JSON that is `"a\\"`. Matched in place
+        // as bytes, `"a\"` would read as the key `a` plus an escaped quote.
+        let l = Layout::new(vec!["a\\".into(), "b".into()], vec![None, None]);
+        with_parsed(r#"{"a\\":1,"b":2}"#, &l, |doc| {
+            let doc = doc.unwrap();
+            assert_eq!(doc.raw(doc.slot(doc.root, 0)), Some("1"));
+            assert_eq!(doc.raw(doc.slot(doc.root, 1)), Some("2"));
+        });
+    }
+
+    #[test]
     fn a_shape_error_names_the_field_and_the_value() {
         with_parsed(r#"{"id":1,"total":[{"valueInCents":1}, 7]}"#, &layout(), |doc| {
             assert_eq!(
@@ -780,8 +796,8 @@ mod tests {
 
     #[test]
     fn nested_lists_keep_their_elements_together() {
-        let inner = Arc::new(Layout { keys: vec!["v".into()], kids: vec![None] });
-        let l = Layout { keys: vec!["a".into()], kids: vec![Some(inner)] };
+        let inner = Arc::new(Layout::new(vec!["v".into()], vec![None]));
+        let l = Layout::new(vec!["a".into()], vec![Some(inner)]);
         with_parsed(r#"{"a":[[{"v":1},{"v":2}],[],[{"v":3}]]}"#, &l, |doc| {
             let doc = doc.unwrap();
             let outer = doc.items(doc.slot(doc.root, 0));

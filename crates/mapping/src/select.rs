@@ -107,10 +107,10 @@ impl Sel {
 }
 
 fn layout_of(flat: &Sel) -> Arc<Layout> {
-    Arc::new(Layout {
-        keys: flat.fields.iter().map(|(n, _)| crate::compile::response_key(n).into()).collect(),
-        kids: flat.fields.iter().map(|(_, c)| c.as_ref().map(layout_of)).collect(),
-    })
+    Arc::new(Layout::new(
+        flat.fields.iter().map(|(n, _)| crate::compile::response_key(n).into()).collect(),
+        flat.fields.iter().map(|(_, c)| c.as_ref().map(layout_of)).collect(),
+    ))
 }
 
 #[cfg(test)]
