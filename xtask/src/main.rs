@@ -39,11 +39,15 @@ enum Task {
 #[derive(Subcommand)]
 enum Bench {
     /// Backfills N orders from the simulator (unlimited tier) into SQLite
-    /// with the release `cartage` binary, once per size.
+    /// with the release `cartage` binary, `--runs` times per size, and
+    /// reports each size's median run.
     Sync {
         /// Order counts to run, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
         orders: Vec<u64>,
+        /// Runs per size; the median (by CPU per order) is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// The mapping engine's criterion bench.
     Mapping,
@@ -61,7 +65,7 @@ fn main() -> Result<()> {
         Task::Ci => ci(),
         Task::Demo => run(cargo().args(["run", "--release", "-p", "cartage-runner", "--", "demo"])),
         Task::Bench { what } => match what {
-            Bench::Sync { orders } => bench_sync(&root, &orders),
+            Bench::Sync { orders, runs } => bench_sync(&root, &orders, runs.max(1)),
             Bench::Mapping => run(cargo().args(["bench", "-p", "cartage-mapping"])),
             Bench::Sinks => run(cargo().args(["bench", "-p", "cartage-sinks"])),
             Bench::Sim => run(cargo().args(["bench", "-p", "centra-sim"])),
@@ -146,84 +150,101 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn bench_sync(root: &Path, sizes: &[u64]) -> Result<()> {
+fn bench_sync(root: &Path, sizes: &[u64], runs: usize) -> Result<()> {
     run(cargo().args(["build", "--release", "-p", "cartage-runner", "-p", "centra-sim"]))?;
     let target = root.join("target/release");
-    let mapping = root.join("mappings/centra/default.yaml");
     let mut results = Vec::new();
     for &orders in sizes {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let addr = format!("127.0.0.1:{port}");
-        let token = "bench-token";
-        eprintln!("bench sync: starting the simulator with {orders} orders on {addr}");
-        let sim = Command::new(target.join("centra-sim"))
-            .args(["serve", "--addr", &addr, "--orders", &orders.to_string(), "--seed", "1"])
-            .args(["--tier", "unlimited", "--token", token])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting centra-sim")?;
-        let _sim = KillOnDrop(sim);
-        wait_for_port(&addr, Duration::from_secs(120))?;
-
-        let dir = tempfile::tempdir()?;
-        let db = dir.path().join("bench.db");
-        let summary = dir.path().join("summary.json");
-        let config = dir.path().join("cartage.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
-                mapping.display(),
-                db.display()
-            ),
-        )?;
-        let xtask = std::env::current_exe()?;
-        let output = Command::new(xtask)
-            .args(["measure", "--"])
-            .arg(target.join("cartage"))
-            .args(["sync", "--config"])
-            .arg(&config)
-            .args(["--summary-json"])
-            .arg(&summary)
-            .env("BENCH_CENTRA_TOKEN", token)
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::inherit())
-            .output()
-            .context("running cartage under measure")?;
-        if !output.status.success() {
-            bail!("cartage sync failed for {orders} orders");
+        let mut lines = Vec::with_capacity(runs);
+        for n in 1..=runs {
+            eprintln!("bench sync: {orders} orders, run {n} of {runs}");
+            let line = sync_once(root, &target, orders)?;
+            eprintln!("bench sync: {line}");
+            lines.push(line);
         }
-        let usage: serde_json::Value =
-            serde_json::from_slice(&output.stdout).context("parsing the measure report")?;
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&summary).context("reading the sync summary")?,
-        )?;
-        let rows: u64 = summary["rows"]
-            .as_object()
-            .map(|tables| tables.values().filter_map(|n| n.as_u64()).sum())
-            .unwrap_or(0);
-        let records = summary["records"].as_u64().unwrap_or(0);
-        if records != orders {
-            bail!("cartage read {records} orders, the simulator has {orders}");
-        }
-        let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
-        let cpu_ms =
-            usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
-        let line = serde_json::json!({
-            "orders": orders,
-            "rows": rows,
-            "wall_s": round(wall_s, 2),
-            "orders_per_s": round(orders as f64 / wall_s, 0),
-            "rows_per_s": round(rows as f64 / wall_s, 0),
-            "cpu_us_per_order": round(cpu_ms * 1e3 / orders as f64, 1),
-            "peak_rss_mib": round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1),
-            "requests": summary["requests"],
-        });
-        eprintln!("bench sync: {line}");
-        results.push(line);
+        let cpu = |l: &serde_json::Value| l["cpu_us_per_order"].as_f64().unwrap_or(f64::MAX);
+        lines.sort_by(|a, b| cpu(a).total_cmp(&cpu(b)));
+        let spread: Vec<f64> = lines.iter().map(cpu).collect();
+        let rates: Vec<f64> =
+            lines.iter().map(|l| l["orders_per_s"].as_f64().unwrap_or(0.0)).collect();
+        let mut median = lines[lines.len() / 2].clone();
+        median["runs"] = runs.into();
+        median["cpu_us_per_order_all_runs"] = spread.into();
+        median["orders_per_s_all_runs"] = rates.into();
+        results.push(median);
     }
     println!("{}", serde_json::to_string_pretty(&results)?);
     Ok(())
+}
+
+/// One backfill of `orders` orders: a fresh simulator and a fresh database.
+fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Value> {
+    let mapping = root.join("mappings/centra/default.yaml");
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let token = "bench-token";
+    let sim = Command::new(target.join("centra-sim"))
+        .args(["serve", "--addr", &addr, "--orders", &orders.to_string(), "--seed", "1"])
+        .args(["--tier", "unlimited", "--token", token])
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting centra-sim")?;
+    let _sim = KillOnDrop(sim);
+    wait_for_port(&addr, Duration::from_secs(120))?;
+
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    let summary = dir.path().join("summary.json");
+    let config = dir.path().join("cartage.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
+            mapping.display(),
+            db.display()
+        ),
+    )?;
+    let xtask = std::env::current_exe()?;
+    let output = Command::new(xtask)
+        .args(["measure", "--"])
+        .arg(target.join("cartage"))
+        .args(["sync", "--config"])
+        .arg(&config)
+        .args(["--summary-json"])
+        .arg(&summary)
+        .env("BENCH_CENTRA_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cartage under measure")?;
+    if !output.status.success() {
+        bail!("cartage sync failed for {orders} orders");
+    }
+    let usage: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("parsing the measure report")?;
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&summary).context("reading the sync summary")?,
+    )?;
+    let rows: u64 = summary["rows"]
+        .as_object()
+        .map(|tables| tables.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or(0);
+    let records = summary["records"].as_u64().unwrap_or(0);
+    if records != orders {
+        bail!("cartage read {records} orders, the simulator has {orders}");
+    }
+    let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
+    let cpu_ms = usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
+    Ok(serde_json::json!({
+        "orders": orders,
+        "rows": rows,
+        "wall_s": round(wall_s, 2),
+        "orders_per_s": round(orders as f64 / wall_s, 0),
+        "rows_per_s": round(rows as f64 / wall_s, 0),
+        "cpu_us_per_order": round(cpu_ms * 1e3 / orders as f64, 1),
+        "peak_rss_mib": round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1),
+        "requests": summary["requests"],
+    }))
 }
 
 fn round(value: f64, digits: i32) -> f64 {
