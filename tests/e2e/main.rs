@@ -5,6 +5,7 @@ mod backfill;
 mod churn;
 mod crash;
 mod customers;
+mod deletions;
 mod errors;
 mod faults;
 mod incremental;

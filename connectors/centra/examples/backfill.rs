@@ -37,6 +37,8 @@ async fn main() {
         selection: None,
         state: None::<StreamState>,
         cancel: CancellationToken::new(),
+        // Nothing commits here: deletion events (off by default) stay queued.
+        committed: cartage_core::Committed::channel().1,
     };
     let started = Instant::now();
     let drain = async move {

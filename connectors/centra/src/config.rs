@@ -58,6 +58,14 @@ pub struct CentraConfig {
     /// The longest backoff between two retries, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Marks orders deleted in Centra as deleted (`_deleted_at`), from
+    /// Centra's `Order` `DELETED` events. Off by default: Centra must have
+    /// enabled events for the environment, the token needs `Event:read` and
+    /// `Event:write`, and its integration name must be Cartage's alone (one
+    /// event queue per integration name: another reader would take the
+    /// events). ARCHITECTURE.md, "Deleted orders", has the design.
+    #[serde(default)]
+    pub track_deletions: bool,
 }
 
 /// Centra's rate-limit tiers.
@@ -174,6 +182,7 @@ impl CentraConfig {
             client,
             self.page_size,
             Duration::from_secs(self.lookback_secs),
+            self.track_deletions,
         ))
     }
 }

@@ -14,10 +14,14 @@
 //!   from the `rateLimits` query, so a sync waits instead of meeting 429.
 //! - [`orders`]: the queries, the default selection and the checkpoint
 //!   ([`OrdersState`]); [`source`]: the run loop over `updatedAt` windows.
+//! - Deleted orders (opt-in, `track_deletions`): read from Centra's
+//!   `Order` `DELETED` events after each window and confirmed only once the
+//!   batch marking them is committed.
 
 pub mod budget;
 pub mod client;
 pub mod config;
+pub(crate) mod deletions;
 pub mod error;
 pub mod orders;
 pub mod retry;

@@ -94,6 +94,8 @@ pub struct Window {
 ///   connection cursor `after` (`null`: from its start).
 /// - `seen`: only without a server clock (no `Date` header): the largest
 ///   `updatedAt` read so far in the open-ended window in progress.
+/// - `confirm`: ids of deletion events this state's batch marked, to be
+///   confirmed in Centra once it is committed (see `track_deletions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrdersState {
@@ -103,12 +105,21 @@ pub struct OrdersState {
     pub after: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirm: Vec<i64>,
 }
 
 impl OrdersState {
     /// A window finished: everything up to `cursor` was read.
     pub fn done(cursor: Option<DateTime<Utc>>) -> Self {
-        OrdersState { v: STATE_VERSION, cursor, window: None, after: None, seen: None }
+        OrdersState {
+            v: STATE_VERSION,
+            cursor,
+            window: None,
+            after: None,
+            seen: None,
+            confirm: Vec::new(),
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -332,6 +343,7 @@ mod tests {
             window: Some(Window { from: None, to: Some(to) }),
             after: Some("bnVtYmVyOjE2Ng==".into()),
             seen: None,
+            confirm: Vec::new(),
         };
         let json = state.to_json();
         assert_eq!(

@@ -2,12 +2,13 @@
 //! the `orders` stream.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use cartage_core::{
-    Error, ReadRequest, ReadSummary, Record, Source, SourceBatch, StreamDef, StreamState, SyncMode,
-    WriteMode,
+    Committed, Error, ReadRequest, ReadSummary, Record, Source, SourceBatch, StreamDef,
+    StreamState, SyncMode, WriteMode,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::mpsc;
@@ -15,6 +16,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::client::CentraClient;
+use crate::deletions::{
+    CONFIRM, ConfirmData, EVENTS, EVENTS_PER_PAGE, EventsData, LISTEN, LISTENERS, ListenData,
+    deleted_order,
+};
 use crate::error::CentraError;
 use crate::orders::{
     DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
@@ -31,6 +36,7 @@ pub struct CentraSource {
     client: Arc<CentraClient>,
     page_size: u32,
     lookback: Duration,
+    track_deletions: bool,
 }
 
 /// How a window's walk ended.
@@ -47,8 +53,9 @@ impl CentraSource {
         client: CentraClient,
         page_size: u32,
         lookback: Duration,
+        track_deletions: bool,
     ) -> Self {
-        CentraSource { tenant, client: Arc::new(client), page_size, lookback }
+        CentraSource { tenant, client: Arc::new(client), page_size, lookback, track_deletions }
     }
 
     /// The tenant this source reads for.
@@ -74,7 +81,22 @@ impl CentraSource {
         let selection =
             normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_ORDER_SELECTION))
                 .map_err(CentraError::Config)?;
-        let reader = WindowReader { source: self, selection, out: &out, cancel: &request.cancel };
+        if self.track_deletions {
+            // Events the last committed batch marked but the run did not
+            // get to confirm: the marks are durable, confirm them now.
+            if let Some(pending) = state.as_ref().map(|s| &s.confirm).filter(|c| !c.is_empty()) {
+                self.confirm_events(pending, summary, &request.cancel).await?;
+            }
+            // Before the window, so a deletion during the walk is queued.
+            self.listen_for_deletions(summary, &request.cancel).await?;
+        }
+        let reader = WindowReader {
+            source: self,
+            selection,
+            out: &out,
+            cancel: &request.cancel,
+            sent: AtomicU64::new(0),
+        };
 
         let mut cursor = state.as_ref().and_then(|s| s.cursor);
         if let Some(OrdersState { window: Some(window), after, seen, .. }) = state {
@@ -107,7 +129,46 @@ impl CentraSource {
             }
         };
         debug!(tenant = %self.tenant, ?window, "reading orders window");
-        reader.walk(window, None, None, cursor, summary).await?;
+        let cursor = match reader.walk(window, None, None, cursor, summary).await? {
+            Walk::Done(cursor) => cursor,
+            Walk::Stopped => return Ok(()),
+        };
+        if self.track_deletions {
+            reader.deletions(cursor, request.committed.clone(), summary).await?;
+        }
+        Ok(())
+    }
+
+    async fn listen_for_deletions(
+        &self,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<(), CentraError> {
+        let empty = serde_json::json!({});
+        let response = self.client.query::<ListenData>(LISTEN, &empty, summary, cancel).await?;
+        if let Some(error) = response.data.payload.user_errors.first() {
+            return Err(CentraError::Response {
+                endpoint: self.client.endpoint().to_owned(),
+                message: format!("subscribing to deleted orders: {}", error.message),
+            });
+        }
+        Ok(())
+    }
+
+    async fn confirm_events(
+        &self,
+        ids: &[i64],
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<(), CentraError> {
+        let variables = serde_json::json!({ "ids": ids });
+        let response =
+            self.client.query::<ConfirmData>(CONFIRM, &variables, summary, cancel).await?;
+        // An id no longer queued (confirmed before a crash) is reported as a
+        // user error; the others are removed all the same.
+        for error in &response.data.payload.user_errors {
+            debug!(tenant = %self.tenant, message = %error.message, "confirming deletion events");
+        }
         Ok(())
     }
 }
@@ -117,9 +178,71 @@ struct WindowReader<'a> {
     selection: String,
     out: &'a mpsc::Sender<SourceBatch>,
     cancel: &'a CancellationToken,
+    /// Batches sent on `out` in this run.
+    sent: AtomicU64,
 }
 
 impl WindowReader<'_> {
+    /// Sends a batch; `false` if the pipeline closed the channel.
+    async fn send(&self, batch: SourceBatch) -> Result<bool, CentraError> {
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err(CentraError::Cancelled),
+            sent = self.out.send(batch) => {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(sent.is_ok())
+            }
+        }
+    }
+
+    /// Hands the queued order deletions to the pipeline, a page at a time,
+    /// confirming each page's events once its batch is committed.
+    async fn deletions(
+        &self,
+        cursor: Option<DateTime<Utc>>,
+        mut committed: Committed,
+        summary: &mut ReadSummary,
+    ) -> Result<(), CentraError> {
+        let client = &self.source.client;
+        let variables = serde_json::json!({ "limit": EVENTS_PER_PAGE });
+        loop {
+            let page = client.query::<EventsData>(EVENTS, &variables, summary, self.cancel).await?;
+            let events = page.data.events;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            let mut deleted = Vec::with_capacity(events.len());
+            for e in &events {
+                let record =
+                    Record::from_json_str(&deleted_order(e.object_reference)).map_err(|err| {
+                        CentraError::Response {
+                            endpoint: client.endpoint().to_owned(),
+                            message: format!("deletion event {}: {err}", e.id),
+                        }
+                    })?;
+                deleted.push(record);
+            }
+            info!(tenant = %self.source.tenant, orders = events.len(), "orders deleted in centra");
+            let mut state = OrdersState::done(cursor);
+            state.confirm = ids.clone();
+            let batch =
+                SourceBatch { records: Vec::new(), deleted, state: StreamState(state.to_json()) };
+            if !self.send(batch).await? {
+                return Ok(());
+            }
+            let sent = self.sent.load(Ordering::Relaxed);
+            let durable = tokio::select! {
+                _ = self.cancel.cancelled() => return Err(CentraError::Cancelled),
+                durable = committed.wait_for(sent) => durable,
+            };
+            if !durable {
+                // The pipeline stopped before the commit: leave the events queued.
+                return Ok(());
+            }
+            self.source.confirm_events(&ids, summary, self.cancel).await?;
+        }
+    }
+
     /// Walks `window` from the connection cursor `after`, one batch per page.
     /// Without an upper bound (no server clock) the cursor becomes the
     /// largest `updatedAt` read (`seen`), else the window's `to`.
@@ -186,13 +309,13 @@ impl WindowReader<'_> {
                     window: Some(window),
                     after: next_after.clone(),
                     seen: if open_ended { seen } else { None },
+                    confirm: Vec::new(),
                 }
             };
             summary.records += records.len() as u64;
-            let batch = SourceBatch { records, state: StreamState(state.to_json()) };
-            tokio::select! {
-                _ = self.cancel.cancelled() => return Err(CentraError::Cancelled),
-                sent = self.out.send(batch) => if sent.is_err() { return Ok(Walk::Stopped) },
+            let batch = SourceBatch::new(records, StreamState(state.to_json()));
+            if !self.send(batch).await? {
+                return Ok(Walk::Stopped);
             }
             if done {
                 return Ok(Walk::Done(final_cursor));
@@ -216,8 +339,21 @@ impl Source for CentraSource {
 
     /// Sends the connection check (an order id, so `Order:read` is needed)
     /// and `rateLimits`, with few retries.
+    ///
+    /// With `track_deletions`, also reads the event listeners, so a token
+    /// without `Event:read` fails here, before anything is written.
     async fn check(&self) -> Result<(), Error> {
-        self.client.check(&CancellationToken::new()).await.map_err(Error::from)
+        let cancel = CancellationToken::new();
+        self.client.check(&cancel).await.map_err(Error::from)?;
+        if self.track_deletions {
+            let mut summary = ReadSummary::default();
+            let empty = serde_json::json!({});
+            self.client
+                .query::<serde_json::Value>(LISTENERS, &empty, &mut summary, &cancel)
+                .await
+                .map_err(Error::from)?;
+        }
+        Ok(())
     }
 
     async fn read(

@@ -13,9 +13,9 @@ pub mod stream;
 pub mod value;
 
 pub use error::{Error, ErrorKind};
-pub use pipeline::{MappedRows, Pipeline, PipelineStats, RecordMapper};
+pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};
 pub use secret::Secret;
-pub use sink::{CommitBatch, CommitStats, Sink, TableRows};
-pub use source::{ReadRequest, ReadSummary, Record, Source, SourceBatch};
+pub use sink::{CommitBatch, CommitStats, Sink, TableDeletes, TableRows};
+pub use source::{Committed, ReadRequest, ReadSummary, Record, Source, SourceBatch};
 pub use stream::{StreamDef, StreamState, SyncMode, WriteMode};
 pub use value::{Column, ColumnType, Row, SharedSchema, TableSchema, Value};

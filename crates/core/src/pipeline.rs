@@ -23,28 +23,40 @@ use tracing::{debug, info, warn};
 use crate::value::SharedSchema;
 use crate::{
     CommitBatch, Error, ErrorKind, ReadRequest, ReadSummary, Record, Row, Sink, Source,
-    SourceBatch, TableRows,
+    SourceBatch, TableDeletes, TableRows, Value,
 };
 
-/// Rows produced from records, one `Vec` per table of [`RecordMapper::tables`].
+/// Rows produced from records, one `Vec` per table of [`RecordMapper::tables`],
+/// and the rows deleted records name.
 #[derive(Debug, Default)]
 pub struct MappedRows {
     pub tables: Vec<Vec<Row>>,
+    pub deleted: Vec<Deletion>,
+}
+
+/// The rows of table `table` (an index into [`RecordMapper::tables`]) whose
+/// column `column` holds `value` are deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deletion {
+    pub table: usize,
+    pub column: usize,
+    pub value: Value,
 }
 
 impl MappedRows {
     pub fn new(table_count: usize) -> Self {
-        MappedRows { tables: (0..table_count).map(|_| Vec::new()).collect() }
+        MappedRows { tables: (0..table_count).map(|_| Vec::new()).collect(), deleted: Vec::new() }
     }
 
-    fn lens(&self) -> Vec<usize> {
-        self.tables.iter().map(Vec::len).collect()
+    fn lens(&self) -> (Vec<usize>, usize) {
+        (self.tables.iter().map(Vec::len).collect(), self.deleted.len())
     }
 
-    fn truncate(&mut self, lens: &[usize]) {
+    fn truncate(&mut self, (lens, deleted): &(Vec<usize>, usize)) {
         for (rows, &len) in self.tables.iter_mut().zip(lens) {
             rows.truncate(len);
         }
+        self.deleted.truncate(*deleted);
     }
 }
 
@@ -64,6 +76,17 @@ pub trait RecordMapper: Send + Sync {
 
     /// Maps one record, appending its rows to `out`.
     fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error>;
+
+    /// Maps a record the source reports deleted (see
+    /// [`SourceBatch::deleted`]) to the rows it names, appending to
+    /// `out.deleted`. The default refuses: the mapping cannot place them.
+    fn map_deleted(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
+        let _ = out;
+        Err(Error::config(format!(
+            "the source reports a deleted record ({}) but this mapping cannot mark deleted rows",
+            record.json()
+        )))
+    }
 }
 
 /// What a run did.
@@ -73,6 +96,8 @@ pub struct PipelineStats {
     pub batches: u64,
     /// Rows written per table.
     pub rows: BTreeMap<String, u64>,
+    /// Rows marked deleted per table.
+    pub deleted: BTreeMap<String, u64>,
     pub source: ReadSummary,
     pub duration: Duration,
 }
@@ -130,12 +155,14 @@ impl Pipeline {
         let (source_tx, source_rx) = mpsc::channel::<SourceBatch>(capacity);
         let (commit_tx, mut commit_rx) = mpsc::channel::<(CommitBatch, u64)>(capacity);
 
+        let (committed_tx, committed) = crate::Committed::channel();
         let request = ReadRequest {
             tenant: self.tenant.clone(),
             stream: self.stream.clone(),
             selection: self.mapper.selection(),
             state,
             cancel: self.cancel.clone(),
+            committed,
         };
         let source = Arc::clone(&self.source);
         let source_task = tokio::spawn(async move { source.read(request, source_tx).await });
@@ -161,6 +188,10 @@ impl Pipeline {
                     for (table, n) in written.rows {
                         *stats.rows.entry(table).or_default() += n;
                     }
+                    for (table, n) in written.deleted {
+                        *stats.deleted.entry(table).or_default() += n;
+                    }
+                    committed_tx.send_replace(stats.batches);
                     debug!(batches = stats.batches, records = stats.records, "committed batch");
                 }
                 Err(error) => {
@@ -225,9 +256,15 @@ async fn map_loop(
         }
         let record_count = batch.records.len() as u64;
         let mut out = MappedRows::new(tables.len());
-        for record in &batch.records {
+        let deleted = batch.deleted.iter().map(|r| (r, true));
+        for (record, is_deleted) in batch.records.iter().map(|r| (r, false)).chain(deleted) {
             let before = out.lens();
-            if let Err(error) = mapper.map_record(record, &mut out) {
+            let mapped = if is_deleted {
+                mapper.map_deleted(record, &mut out)
+            } else {
+                mapper.map_record(record, &mut out)
+            };
+            if let Err(error) = mapped {
                 out.truncate(&before);
                 if error.kind() == ErrorKind::Data || error.kind() == ErrorKind::Config {
                     cancel.cancel();
@@ -235,9 +272,17 @@ async fn map_loop(
                 return Err(error);
             }
         }
+        let deleted = match group_deletions(&tables, std::mem::take(&mut out.deleted)) {
+            Ok(deleted) => deleted,
+            Err(error) => {
+                cancel.cancel();
+                return Err(error);
+            }
+        };
         let commit = CommitBatch {
             tenant: tenant.clone(),
             stream: stream.clone(),
+            deleted,
             tables: tables
                 .iter()
                 .zip(out.tables)
@@ -251,4 +296,30 @@ async fn map_loop(
         }
     }
     Ok(())
+}
+
+/// One [`TableDeletes`] per table and column, values in the order mapped.
+fn group_deletions(
+    tables: &[SharedSchema],
+    deleted: Vec<Deletion>,
+) -> Result<Vec<TableDeletes>, Error> {
+    let mut out: Vec<TableDeletes> = Vec::new();
+    for Deletion { table, column, value } in deleted {
+        let (Some(schema), Some(name)) =
+            (tables.get(table), tables.get(table).and_then(|t| t.columns.get(column)))
+        else {
+            return Err(Error::internal(format!(
+                "the mapping named column {column} of table {table}, which it does not have"
+            )));
+        };
+        match out.iter_mut().find(|d| d.schema.name == schema.name && d.column == name.name) {
+            Some(d) => d.values.push(value),
+            None => out.push(TableDeletes {
+                schema: Arc::clone(schema),
+                column: name.name.clone(),
+                values: vec![value],
+            }),
+        }
+    }
+    Ok(out)
 }

@@ -13,6 +13,15 @@ pub struct TableRows {
     pub rows: Vec<Row>,
 }
 
+/// Rows the source reports deleted: those of `schema` (and of the batch's
+/// tenant) whose `column` holds one of `values`.
+#[derive(Debug, Clone)]
+pub struct TableDeletes {
+    pub schema: SharedSchema,
+    pub column: String,
+    pub values: Vec<crate::Value>,
+}
+
 /// Everything one transaction writes: rows for one or more tables, and the
 /// stream state that covers them.
 #[derive(Debug, Clone)]
@@ -20,6 +29,8 @@ pub struct CommitBatch {
     pub tenant: String,
     pub stream: String,
     pub tables: Vec<TableRows>,
+    /// Rows to mark deleted, after the upserts.
+    pub deleted: Vec<TableDeletes>,
     pub state: StreamState,
     /// The value for every written row's `_synced_at`.
     pub synced_at: DateTime<Utc>,
@@ -30,6 +41,8 @@ pub struct CommitBatch {
 pub struct CommitStats {
     /// Rows upserted per table, in the order of `CommitBatch::tables`.
     pub rows: Vec<(String, u64)>,
+    /// Rows newly marked deleted per table (children included).
+    pub deleted: Vec<(String, u64)>,
 }
 
 /// A destination.
@@ -47,6 +60,9 @@ pub struct CommitStats {
 ///   re-committing a batch is harmless. For a child table
 ///   ([`crate::TableSchema::parent_key`]), children of a parent present in
 ///   the batch that the batch does not carry get `_deleted_at` set.
+/// - Each [`TableDeletes`] sets `_deleted_at` on the live rows it names and
+///   on the live rows of every child table in the batch whose `parent_key`
+///   is that table's primary key. A row upserted later is live again.
 /// - Commits arrive in order, one at a time; the sink needs no locking.
 /// - Errors are [`crate::ErrorKind::Sink`] unless the cause is known to pass
 ///   (a dropped connection: `Transient`).

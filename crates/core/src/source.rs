@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Error, StreamDef, StreamState};
@@ -37,7 +37,39 @@ impl Record {
 #[derive(Debug)]
 pub struct SourceBatch {
     pub records: Vec<Record>,
+    /// Records the source reports deleted. Each is a JSON object naming the
+    /// record by the fields the source knows of it (a deleted Centra order:
+    /// `{"number": 1234}`); the mapping turns it into the rows to mark.
+    pub deleted: Vec<Record>,
     pub state: StreamState,
+}
+
+impl SourceBatch {
+    /// A batch of records, none deleted.
+    pub fn new(records: Vec<Record>, state: StreamState) -> Self {
+        SourceBatch { records, deleted: Vec::new(), state }
+    }
+}
+
+/// How many of this run's batches the pipeline has committed: a source that
+/// must act only once its data is durable (confirming events it consumed)
+/// waits on it.
+#[derive(Debug, Clone)]
+pub struct Committed(watch::Receiver<u64>);
+
+impl Committed {
+    /// The pipeline's end (it sends the count after each commit) and the
+    /// source's.
+    pub fn channel() -> (watch::Sender<u64>, Committed) {
+        let (tx, rx) = watch::channel(0);
+        (tx, Committed(rx))
+    }
+
+    /// Waits until at least `batches` batches are committed. `false` if the
+    /// pipeline stopped first: those batches may never be committed.
+    pub async fn wait_for(&mut self, batches: u64) -> bool {
+        self.0.wait_for(|&n| n >= batches).await.is_ok()
+    }
 }
 
 /// What the pipeline asks a source to read.
@@ -53,6 +85,8 @@ pub struct ReadRequest {
     /// Set when the run must stop: the source stops issuing requests, sends
     /// nothing more and returns `Err(Error::cancelled())` or `Ok` promptly.
     pub cancel: CancellationToken,
+    /// How many of the batches sent on `out` are committed.
+    pub committed: Committed,
 }
 
 /// Counters a source reports when it is done.
@@ -79,6 +113,9 @@ pub struct ReadSummary {
 /// - Each batch's `state` must be safe to resume from after that batch is
 ///   committed: resuming may re-read at most that one batch's worth of
 ///   records (upserts absorb the overlap), and must never skip a record.
+/// - A source that consumes something upstream (confirms events) does so
+///   only after [`ReadRequest::committed`] shows the batch carrying it is
+///   committed, and keeps what it has yet to confirm in its state.
 /// - `Ok` means the stream was read to its end. `Err` means it stopped;
 ///   batches already sent stay valid and are committed by the pipeline.
 ///   If `out` is closed (the pipeline stopped), return `Ok` or the error.

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use cartage_core::{ColumnType, Error, MappedRows, Record, RecordMapper, Row, SharedSchema, Value};
+use cartage_core::{
+    ColumnType, Deletion, Error, MappedRows, Record, RecordMapper, Row, SharedSchema, Value,
+};
 use chrono_tz::Tz;
 
 use crate::error::MapError;
@@ -55,6 +57,9 @@ pub struct StreamMapper {
     selection: String,
     on_error: OnError,
     rejects: Option<usize>,
+    /// Per root table: the columns a deleted record can name it by, as
+    /// (source field, column index): columns read straight from one field.
+    delete_keys: Vec<(usize, Vec<(String, usize)>)>,
 }
 
 impl StreamMapper {
@@ -75,6 +80,12 @@ impl StreamMapper {
             tables.push(r);
             tables.len() - 1
         });
+        let delete_keys = plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.each.is_none())
+            .map(|(t, p)| (t, delete_keys(p)))
+            .collect();
         StreamMapper {
             stream,
             tenant,
@@ -86,6 +97,7 @@ impl StreamMapper {
             selection,
             on_error,
             rejects,
+            delete_keys,
         }
     }
 
@@ -215,6 +227,21 @@ impl StreamMapper {
     }
 }
 
+/// The columns of a root table read straight from one top-level field (any
+/// conversion, no transform): a deleted record carrying that field names
+/// the table's rows by that column.
+fn delete_keys(plan: &TablePlan) -> Vec<(String, usize)> {
+    let mut keys = Vec::new();
+    for (i, cell) in plan.cells.iter().enumerate() {
+        if let Cell::Expr { expr: Expr::Path { path, .. }, .. } = cell
+            && let [plan::Step::Field(name)] = path.steps.as_slice()
+        {
+            keys.push((name.clone(), i));
+        }
+    }
+    keys
+}
+
 /// The id of a record the plan could not parse, if plain JSON finds one.
 fn sniff_id(text: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(text) {
@@ -230,6 +257,66 @@ fn sniff_id(text: &str) -> String {
 impl RecordMapper for StreamMapper {
     fn tables(&self) -> &[SharedSchema] {
         &self.tables
+    }
+
+    /// Names each root table's rows by the first column read straight from
+    /// a field the deleted record carries (a Centra order deleted is
+    /// `{"number": 1234}`: `orders.order_number`). Child tables follow their
+    /// parent in the sink.
+    fn map_deleted(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
+        let context = || format!("stream {}", self.stream);
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(record.json()).map_err(|e| {
+                Error::data(format!(
+                    "a deleted record is not a JSON object ({e}): {}",
+                    record.json()
+                ))
+                .context(context())
+            })?;
+        json::with_parsed(record.json(), &self.layout, |parsed| {
+            let doc = parsed.map_err(|e| {
+                Error::data(format!("deleted record {}: {e}", record.json())).context(context())
+            })?;
+            for (t, keys) in &self.delete_keys {
+                let table = &self.plans[*t];
+                let Some((_, col)) = keys.iter().find(|(name, _)| fields.contains_key(name)) else {
+                    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+                    return Err(Error::config(format!(
+                        "the source names deleted records by {}, but table {} has no column read straight from {}",
+                        known.join(", "),
+                        table.schema.name,
+                        if known.len() == 1 { "it" } else { "any of them" },
+                    ))
+                    .context(context()));
+                };
+                let Cell::Expr { expr, ty, field, .. } = &table.cells[*col] else {
+                    return Err(Error::internal("a delete key is not an expression column"));
+                };
+                let cx = Ctx { doc: &doc, here: doc.root, zone: self.zone };
+                let failed = |f: plan::Fail| {
+                    Error::data(format!(
+                        "deleted record {}: {field}: cannot convert {} to {}",
+                        record.json(),
+                        f.value,
+                        f.expected
+                    ))
+                    .context(context())
+                };
+                let mut value = expr.eval(&cx).map_err(failed)?;
+                if !value.is_null() && value.column_type() != Some(*ty) {
+                    value = plan::cast(value, *ty, self.zone).map_err(failed)?;
+                }
+                if value.is_null() {
+                    return Err(Error::data(format!(
+                        "deleted record {}: {field} is null",
+                        record.json()
+                    ))
+                    .context(context()));
+                }
+                out.deleted.push(Deletion { table: *t, column: *col, value });
+            }
+            Ok(())
+        })
     }
 
     fn selection(&self) -> Option<String> {

@@ -166,6 +166,8 @@ pub async fn preview(
         selection: mapper.selection(),
         state: None,
         cancel: read_cancel.clone(),
+        // A preview commits nothing: deletion events stay queued.
+        committed: cartage_core::Committed::channel().1,
     };
     let reader = {
         let source = Arc::clone(&source);

@@ -61,6 +61,9 @@ impl RunSummary {
             for (table, n) in &st.rows {
                 println!("  {table:<20} {n:>10} rows written");
             }
+            for (table, n) in st.deleted.iter().filter(|(_, n)| **n > 0) {
+                println!("  {table:<20} {n:>10} rows marked deleted");
+            }
             println!(
                 "  requests {} · retries {} · rate-limited (429) {} · rate-limit waits {} ({:.1} s)",
                 st.source.requests,
@@ -95,6 +98,7 @@ impl RunSummary {
                 "records": s.stats.records,
                 "batches": s.stats.batches,
                 "rows": s.stats.rows,
+                "deleted": s.stats.deleted,
                 "duration_ms": s.stats.duration.as_millis() as u64,
             })).collect::<Vec<_>>(),
         })

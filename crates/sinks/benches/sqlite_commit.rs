@@ -177,6 +177,7 @@ fn make_batch(n: usize, version: i64, orders: &SharedSchema, lines: &SharedSchem
             TableRows { schema: orders.clone(), rows: order_rows },
             TableRows { schema: lines.clone(), rows: line_rows },
         ],
+        deleted: Vec::new(),
         state: StreamState(serde_json::json!({ "cursor": n, "version": version })),
         synced_at: at(1_800_000_000 + version),
     }

@@ -2,7 +2,8 @@
 //! over a sea-orm connection.
 //!
 //! A commit is one transaction: child rows of the batch's parents are marked
-//! deleted, every table is upserted in multi-row statements, then the state
+//! deleted, every table is upserted in multi-row statements, the rows the
+//! source reports deleted (and their children) are marked, then the state
 //! row is upserted, then the transaction commits. Statement text is built
 //! once per (table, rows per statement) and reused; row counts are split into
 //! a full chunk size and powers of two so the set of distinct statements (and
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cartage_core::{
-    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, StreamState, TableSchema, Value,
+    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, StreamState, TableDeletes,
+    TableSchema, Value,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -363,7 +365,7 @@ impl DatabaseSink {
 
     async fn commit_inner(&mut self, batch: CommitBatch) -> Result<CommitStats, SinkError> {
         let started = Instant::now();
-        let CommitBatch { tenant, stream, tables, state, synced_at } = batch;
+        let CommitBatch { tenant, stream, tables, deleted, state, synced_at } = batch;
         let b = self.backend;
 
         // Everything that can fail on the data itself is done before the
@@ -389,11 +391,17 @@ impl DatabaseSink {
             writes.push((schema, rows, parents));
         }
         let synced = b.timestamp(synced_at);
+        let schemas: Vec<SharedSchema> =
+            writes.iter().map(|(s, _, _)| SharedSchema::clone(s)).collect();
+        let mut deletes = Vec::with_capacity(deleted.len());
+        for d in deleted {
+            deletes.extend(delete_statements(b, &d, &schemas, &synced, &tenant)?);
+        }
 
         let mut txn = Tx::begin(&self.db, b)
             .await
             .map_err(|e| SinkError::statement("beginning a transaction", e))?;
-        let result = self.write(&mut txn, writes, &synced, &tenant, &stream, state).await;
+        let result = self.write(&mut txn, writes, deletes, &synced, &tenant, &stream, state).await;
         let stats = match result {
             Ok(stats) => stats,
             Err(e) => {
@@ -418,10 +426,12 @@ impl DatabaseSink {
         Ok(stats)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
         txn: &mut Tx,
         writes: Vec<TableWrite>,
+        deletes: Vec<DeleteStatement>,
         synced: &SqValue,
         tenant: &str,
         stream: &str,
@@ -477,6 +487,16 @@ impl DatabaseSink {
                 })?;
             }
             stats.rows.push((schema.name.clone(), count));
+        }
+
+        for d in deletes {
+            let marked = txn.execute(&d.sql, d.values).await.map_err(|e| {
+                SinkError::statement(format!("marking deleted rows of table {}", d.table), e)
+            })?;
+            match stats.deleted.iter_mut().find(|(t, _)| *t == d.table) {
+                Some((_, n)) => *n += marked,
+                None => stats.deleted.push((d.table, marked)),
+            }
         }
 
         let state_json = state.0;
@@ -667,6 +687,87 @@ fn mark_deleted_sql(b: Backend, schema: &TableSchema, parents: usize) -> String 
                 .in_tuples((0..parents).map(|_| ValueTuple::Many(tuple.clone()))),
         );
     b.db_backend().build(&q).sql
+}
+
+/// One `UPDATE ... SET _deleted_at` with its values bound.
+struct DeleteStatement {
+    table: String,
+    sql: String,
+    values: Vec<SqValue>,
+}
+
+impl DeleteStatement {
+    fn new(table: String, built: Statement) -> Self {
+        DeleteStatement {
+            table,
+            sql: built.sql,
+            values: built.values.map(|v| v.0).unwrap_or_default(),
+        }
+    }
+}
+
+/// The statements that mark the rows `d` names, and the live children of
+/// those rows in every child table of the batch, deleted.
+fn delete_statements(
+    b: Backend,
+    d: &TableDeletes,
+    schemas: &[SharedSchema],
+    synced: &SqValue,
+    tenant: &str,
+) -> Result<Vec<DeleteStatement>, SinkError> {
+    let root = &d.schema;
+    let Some(col) = root.column_index(&d.column).map(|i| &root.columns[i]) else {
+        return Err(SinkError::Schema {
+            table: root.name.clone(),
+            reason: format!(
+                "deleted rows are named by column {}, which it does not have",
+                d.column
+            ),
+        });
+    };
+    let mut bound = Vec::with_capacity(d.values.len());
+    for (i, v) in d.values.iter().enumerate() {
+        bound.push(
+            b.bind(col.ty, v.clone())
+                .map_err(|found| SinkError::value_type(&root.name, &col.name, i, col.ty, found))?,
+        );
+    }
+    let tenant_value = || SqValue::String(Some(tenant.to_owned()));
+    let mut out = Vec::new();
+    // Parameters per statement: the values plus `_deleted_at` and two tenants.
+    let max = chunk_limit(b, 1, 3);
+    let mut rest = bound.as_slice();
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(rest.len().min(max));
+        rest = tail;
+        let named = || Expr::col(Alias::new(&col.name)).is_in(chunk.iter().cloned().map(Expr::val));
+        for child in schemas.iter().filter(|c| c.parent_key.as_ref() == Some(&root.primary_key)) {
+            let mut parents = Query::select();
+            parents
+                .from(Alias::new(&root.name))
+                .columns(root.primary_key.iter().map(Alias::new))
+                .and_where(Expr::col(Alias::new("tenant")).eq(tenant_value()))
+                .and_where(named());
+            let mut q = Query::update();
+            q.table(Alias::new(&child.name))
+                .value(Alias::new(DELETED_AT), Expr::val(synced.clone()))
+                .and_where(Expr::col(Alias::new("tenant")).eq(tenant_value()))
+                .and_where(Expr::col(Alias::new(DELETED_AT)).is_null())
+                .and_where(
+                    Expr::tuple(root.primary_key.iter().map(|k| Expr::col(Alias::new(k))))
+                        .in_subquery(parents),
+                );
+            out.push(DeleteStatement::new(child.name.clone(), b.db_backend().build(&q)));
+        }
+        let mut q = Query::update();
+        q.table(Alias::new(&root.name))
+            .value(Alias::new(DELETED_AT), Expr::val(synced.clone()))
+            .and_where(Expr::col(Alias::new("tenant")).eq(tenant_value()))
+            .and_where(Expr::col(Alias::new(DELETED_AT)).is_null())
+            .and_where(named());
+        out.push(DeleteStatement::new(root.name.clone(), b.db_backend().build(&q)));
+    }
+    Ok(out)
 }
 
 fn state_upsert_sql(b: Backend) -> String {

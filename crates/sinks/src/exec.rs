@@ -43,14 +43,21 @@ impl Tx {
         })
     }
 
-    /// Runs one statement, moving `values` into its arguments.
-    pub(crate) async fn execute(&mut self, sql: &str, values: Vec<SqValue>) -> Result<(), DbErr> {
+    /// Runs one statement, moving `values` into its arguments; returns the
+    /// rows it affected.
+    pub(crate) async fn execute(&mut self, sql: &str, values: Vec<SqValue>) -> Result<u64, DbErr> {
         let args = SqlxValues(Values(values));
         let sql = AssertSqlSafe(sql);
         match self {
-            Tx::Sqlite(t) => sqlx::query_with(sql, args).execute(&mut **t).await.map(drop),
-            Tx::Postgres(t) => sqlx::query_with(sql, args).execute(&mut **t).await.map(drop),
-            Tx::Mysql(t) => sqlx::query_with(sql, args).execute(&mut **t).await.map(drop),
+            Tx::Sqlite(t) => {
+                sqlx::query_with(sql, args).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
+            Tx::Postgres(t) => {
+                sqlx::query_with(sql, args).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
+            Tx::Mysql(t) => {
+                sqlx::query_with(sql, args).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
         }
         .map_err(db_err)
     }

@@ -81,6 +81,7 @@ pub async fn read_with(
         selection: None,
         state: state.map(StreamState),
         cancel,
+        committed: cartage_core::Committed::channel().1,
     };
     let collect = async move {
         let mut batches = Vec::new();

@@ -153,3 +153,29 @@ fn the_supply_mapping_fills_stock_and_the_supplier_module() {
     let po = m.selection("purchase_orders").unwrap();
     assert!(po.contains("productsTotal {\n  valueInCents"), "{po}");
 }
+
+#[test]
+fn a_deleted_order_names_its_row_by_number() {
+    use cartage_core::{Deletion, ErrorKind, MappedRows, Record, Value};
+    let m = default_mapping();
+    let mapper = m.stream("orders").unwrap();
+    let orders = m.tables().iter().position(|t| t.name == "orders").unwrap();
+    let number = m.tables()[orders].column_index("order_number").unwrap();
+    let mut out = MappedRows::new(mapper.tables().len());
+    let deleted = |json: &str| Record::from_json_str(json).unwrap();
+    mapper.map_deleted(&deleted(r#"{"number":1234}"#), &mut out).unwrap();
+    assert_eq!(out.deleted, [Deletion { table: orders, column: number, value: Value::Int(1234) }]);
+    assert!(out.tables.iter().all(Vec::is_empty), "a deletion writes no rows");
+
+    let e = mapper.map_deleted(&deleted(r#"{"code":"X1"}"#), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(
+        e.to_string(),
+        "configuration error: stream orders: the source names deleted records by code, but table orders has no column read straight from it"
+    );
+    let e = mapper.map_deleted(&deleted(r#"{"number":"twelve"}"#), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Data);
+    assert!(e.to_string().contains(r#"order_number: cannot convert "twelve" to integer"#), "{e}");
+    let e = mapper.map_deleted(&deleted(r#"[1]"#), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Data, "{e}");
+}

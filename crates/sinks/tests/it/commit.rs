@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cartage_core::{ErrorKind, Row, Sink, Value};
+use cartage_core::{ErrorKind, Row, Sink, TableDeletes, Value};
 use cartage_sinks::testing::TestDatabase;
 
 use crate::all_backends;
@@ -13,6 +13,7 @@ all_backends!(
     duplicates_within_a_batch_keep_the_last_row,
     a_batch_larger_than_one_statement_is_written_whole,
     children_missing_from_the_batch_are_marked_deleted,
+    rows_the_source_deleted_are_marked_with_their_children,
     a_failed_commit_leaves_neither_rows_nor_state,
     a_value_of_the_wrong_type_fails_the_whole_commit,
 );
@@ -203,6 +204,73 @@ async fn children_missing_from_the_batch_are_marked_deleted(db: TestDatabase) {
         ]
     );
     assert_eq!(stored[1].row, line("1", 2, "B", 5));
+}
+
+async fn rows_the_source_deleted_are_marked_with_their_children(db: TestDatabase) {
+    let mut sink = prepared(&db).await;
+    let t1 = ts(1_700_000_001, 0);
+    let t2 = ts(1_700_000_002, 0);
+    let t3 = ts(1_700_000_003, 0);
+    sink.commit(batch(
+        vec![
+            (
+                orders_schema(),
+                vec![
+                    order("a", 1, "new", "1.00"),
+                    order("b", 2, "new", "1.00"),
+                    order("c", 3, "new", "1.00"),
+                ],
+            ),
+            (
+                lines_schema(),
+                vec![
+                    line("a", 1, "A", 1),
+                    line("a", 2, "B", 1),
+                    line("b", 1, "C", 1),
+                    line("c", 1, "D", 1),
+                ],
+            ),
+        ],
+        1,
+        t1,
+    ))
+    .await
+    .expect("first commit");
+
+    // Orders 1 and 3 are deleted by number (as Centra's events name them);
+    // number 9 names nothing. No rows in this batch, only deletions.
+    let deleting = |numbers: &[i64], cursor, at| {
+        let mut b = batch(vec![(orders_schema(), vec![]), (lines_schema(), vec![])], cursor, at);
+        b.deleted = vec![TableDeletes {
+            schema: orders_schema(),
+            column: "order_number".into(),
+            values: numbers.iter().map(|n| Value::Int(*n)).collect(),
+        }];
+        b
+    };
+    let stats = sink.commit(deleting(&[1, 3, 9], 2, t2)).await.expect("deleting commit");
+    assert_eq!(stats.deleted, vec![("order_lines".into(), 3), ("orders".into(), 2)]);
+    let deleted_at = |stored: Vec<cartage_sinks::StoredRow>| -> Vec<Option<_>> {
+        stored.into_iter().map(|r| r.deleted_at).collect()
+    };
+    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
+    assert_eq!(
+        deleted_at(rows(&sink, &lines_schema()).await),
+        vec![Some(t2), Some(t2), None, Some(t2)]
+    );
+    assert_eq!(sink.read_state(TENANT, "orders").await.unwrap(), Some(state(2)));
+
+    // The same deletion again (a re-read event) changes nothing: the rows
+    // keep the time they were first marked.
+    let stats = sink.commit(deleting(&[1], 3, t3)).await.expect("repeated deletion");
+    assert_eq!(stats.deleted, vec![("order_lines".into(), 0), ("orders".into(), 0)]);
+    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
+
+    // Another tenant's order with the same number is not touched.
+    let mut other = deleting(&[2], 4, t3);
+    other.tenant = "someone-else".into();
+    sink.commit(other).await.expect("other tenant");
+    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
 }
 
 async fn a_failed_commit_leaves_neither_rows_nor_state(db: TestDatabase) {

@@ -120,6 +120,7 @@ pub fn batch(
         tenant: TENANT.into(),
         stream: "orders".into(),
         tables: tables.into_iter().map(|(schema, rows)| TableRows { schema, rows }).collect(),
+        deleted: Vec::new(),
         state: state(cursor),
         synced_at,
     }
