@@ -6,18 +6,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cartage_sinks::testing::TestDatabase;
-use cartage_tests::Harness;
+use cartage_tests::{Harness, TENANT};
 use centra_sim::SimConfig;
 use centra_sim::ratelimit::Tier;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_during_churn_then_incremental_equals_truth() {
+    churn_then_incremental("page_size: 40", false).await;
+}
+
+/// The same with orders deleted too, tracked from Centra's events: live rows
+/// end equal to the truth, which no longer has the deleted orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_during_churn_with_deletions_then_incremental_equals_truth() {
+    churn_then_incremental("page_size: 40\ntrack_deletions: true", true).await;
+}
+
+async fn churn_then_incremental(source_extra: &str, deletes: bool) {
     let sim = SimConfig { orders: 3_000, seed: 31, tier: Tier::Unlimited, ..SimConfig::default() };
     // Small pages make the walk long enough for churn to hit it many times.
-    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), "page_size: 40").await;
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), source_extra).await;
 
-    // Churn: the simulator's own churn step (updates, creates, cancels), as
-    // fast as it goes, for as long as the first sync runs.
+    // Churn: the simulator's own churn step (updates, creates, cancels and,
+    // with `deletes`, deletions), as fast as it goes, for as long as the
+    // first sync runs.
     let stop = Arc::new(AtomicBool::new(false));
     let control = h.simulator().control();
     let churn = {
@@ -25,7 +37,7 @@ async fn sync_during_churn_then_incremental_equals_truth() {
         tokio::spawn(async move {
             let mut steps = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                control.churn_step(false);
+                control.churn_step(deletes);
                 steps += 1;
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
@@ -44,4 +56,11 @@ async fn sync_during_churn_then_incremental_equals_truth() {
     h.let_time_pass();
     h.sync_ok().await;
     h.assert_matches_truth().await;
+    if deletes {
+        let tables = h.tables();
+        let sink = h.db.sink().await;
+        let orders = sink.read_table(&tables["orders"], TENANT).await.expect("reading orders");
+        let marked = orders.iter().filter(|r| r.deleted_at.is_some()).count();
+        assert!(marked > 0, "churn deleted no order the sync had written ({steps} steps)");
+    }
 }
