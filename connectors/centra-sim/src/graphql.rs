@@ -493,7 +493,7 @@ impl<'c> O<'c> {
         let eta = query::date_range(&f, "ETA").map_err(err)?;
         let suppliers = int_list(&f, "supplierId");
         let whs = int_list(&f, "warehouseId");
-        let mut rows: Vec<&Delivery> = w
+        let rows: Vec<&Delivery> = w
             .deliveries
             .iter()
             .filter(|d| {
@@ -508,12 +508,27 @@ impl<'c> O<'c> {
                     && in_list_opt(&whs, d.warehouse_id)
             })
             .collect();
-        let desc = sort_keys(args).first().is_none_or(|s| s == "id_DESC");
-        rows.sort_by_key(|d| if desc { -d.id } else { d.id });
+        // Centra lists deliveries newest first unless asked otherwise.
+        self.page_by_id(args, rows, |d| d.id, true, (limit, page), K::Delivery)
+    }
+
+    /// Sorts `rows` by id, in the direction the `sort` argument asks for
+    /// (`id_ASC`/`id_DESC`; without one, descending if `default_desc`), and
+    /// returns the page as objects made by `kind`.
+    fn page_by_id<T: 'c>(
+        &self,
+        args: &JsonMap,
+        mut rows: Vec<T>,
+        id: impl Fn(&T) -> i64,
+        default_desc: bool,
+        (limit, page): (usize, usize),
+        kind: impl Fn(T) -> K<'c> + 'c,
+    ) -> R<'c> {
+        let desc = sort_keys(args).first().map_or(default_desc, |s| s == "id_DESC");
+        rows.sort_by_key(|r| if desc { -id(r) } else { id(r) });
         let ctx = self.ctx;
         Ok(ResolvedValue::list(
-            paginate(rows, limit, page)
-                .map(move |d| ResolvedValue::object(O { ctx, k: K::Delivery(d) })),
+            paginate(rows, limit, page).map(move |r| ResolvedValue::object(O { ctx, k: kind(r) })),
         ))
     }
 
@@ -528,7 +543,7 @@ impl<'c> O<'c> {
         let eta = query::date_range(&f, "ETA").map_err(err)?;
         let suppliers = int_list(&f, "supplierId");
         let whs = int_list(&f, "preferredWarehouseId");
-        let mut rows: Vec<&PurchaseOrder> = w
+        let rows: Vec<&PurchaseOrder> = w
             .purchase_orders
             .iter()
             .filter(|p| {
@@ -541,13 +556,7 @@ impl<'c> O<'c> {
                     && in_list_opt(&whs, p.preferred_warehouse_id)
             })
             .collect();
-        let desc = sort_keys(args).first().is_some_and(|s| s == "id_DESC");
-        rows.sort_by_key(|p| if desc { -p.id } else { p.id });
-        let ctx = self.ctx;
-        Ok(ResolvedValue::list(
-            paginate(rows, limit, page)
-                .map(move |p| ResolvedValue::object(O { ctx, k: K::PurchaseOrder(p) })),
-        ))
+        self.page_by_id(args, rows, |p| p.id, false, (limit, page), K::PurchaseOrder)
     }
 
     fn connection(&self, args: &JsonMap) -> R<'c> {
