@@ -111,3 +111,36 @@ async fn missing_token_variable_is_a_configuration_error() {
     );
     assert_nothing_written(&h);
 }
+
+/// With `track_deletions`, a mapping whose `orders` has no column read
+/// straight from `number` could never mark a deleted order: refused before
+/// the run, not on the first deletion days later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_that_cannot_place_deletions_is_refused_with_exit_2() {
+    let h = harness().await;
+    let mapping = h.dir.path().join("no-number.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "extends: {}\ntables:\n  orders:\n    columns:\n      order_number: {{ path: number, default: 0 }}\n",
+            cartage_tests::default_mapping().display()
+        ),
+    )
+    .expect("writing the mapping");
+    h.write_config_with_mapping(&h.sim.graphql_url, "track_deletions: true", &mapping);
+    let output = h.sync().await;
+    assert_eq!(output.status.code(), Some(2));
+    let errors = error_lines(&output.stderr);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("no-number.yaml")
+            && errors[0].contains("table orders has no column read straight from it"),
+        "{}",
+        errors[0]
+    );
+    assert_nothing_written(&h);
+
+    // Without tracking the same mapping runs.
+    h.write_config_with_mapping(&h.sim.graphql_url, "", &mapping);
+    h.sync_ok().await;
+}

@@ -39,6 +39,9 @@ pub struct CentraSource {
     track_deletions: bool,
 }
 
+/// Pages of deletion events one run reads at most (100 events each).
+const MAX_EVENT_PAGES: usize = 100;
+
 /// How a window's walk ended.
 enum Walk {
     /// Read to the end; the cursor the final batch committed.
@@ -204,13 +207,23 @@ impl WindowReader<'_> {
     ) -> Result<(), CentraError> {
         let client = &self.source.client;
         let variables = serde_json::json!({ "limit": EVENTS_PER_PAGE });
-        loop {
+        let mut confirmed = std::collections::HashSet::new();
+        for _ in 0..MAX_EVENT_PAGES {
             let page = client.query::<EventsData>(EVENTS, &variables, summary, self.cancel).await?;
             let events = page.data.events;
             if events.is_empty() {
                 return Ok(());
             }
             let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            if let Some(id) = ids.iter().find(|id| confirmed.contains(*id)) {
+                // Reading on would mark and "confirm" the same page forever.
+                return Err(CentraError::Response {
+                    endpoint: client.endpoint().to_owned(),
+                    message: format!(
+                        "event {id} is still queued after cartage confirmed it; check that no other integration shares this token's integration name"
+                    ),
+                });
+            }
             let mut deleted = Vec::with_capacity(events.len());
             for e in &events {
                 let record =
@@ -240,7 +253,12 @@ impl WindowReader<'_> {
                 return Ok(());
             }
             self.source.confirm_events(&ids, summary, self.cancel).await?;
+            confirmed.extend(ids);
         }
+        // Deletions arriving faster than a run drains them: the rest wait
+        // for the next run, so one run does not go on for ever.
+        info!(tenant = %self.source.tenant, pages = MAX_EVENT_PAGES, "more orders deleted than one run takes; the rest wait for the next run");
+        Ok(())
     }
 
     /// Walks `window` from the connection cursor `after`, one batch per page.
@@ -334,6 +352,7 @@ impl Source for CentraSource {
             cursor_field: Some("updatedAt".into()),
             sync_mode: SyncMode::Incremental,
             write_mode: WriteMode::Upsert,
+            deleted_by: if self.track_deletions { vec!["number".into()] } else { Vec::new() },
         }]
     }
 

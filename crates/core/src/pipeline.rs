@@ -77,6 +77,20 @@ pub trait RecordMapper: Send + Sync {
     /// Maps one record, appending its rows to `out`.
     fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error>;
 
+    /// Checks, before the run, that deleted records naming records by
+    /// `fields` (see [`crate::StreamDef::deleted_by`]) can be mapped. The
+    /// default accepts only a source that reports no deletions.
+    fn check_deleted(&self, fields: &[String]) -> Result<(), Error> {
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "the source reports deleted records by {}, but this mapping cannot mark deleted rows",
+                fields.join(", ")
+            )))
+        }
+    }
+
     /// Maps a record the source reports deleted (see
     /// [`SourceBatch::deleted`]) to the rows it names, appending to
     /// `out.deleted`. The default refuses: the mapping cannot place them.
@@ -203,6 +217,8 @@ impl Pipeline {
             }
         }
         drop(commit_rx);
+        // Nothing more will commit: a source waiting on a commit learns it now.
+        drop(committed_tx);
 
         let map_result = join(map_task).await;
         let source_result = join(source_task).await;
@@ -322,4 +338,101 @@ fn group_deletions(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::{CommitStats, Committed, StreamDef, StreamState, SyncMode, TableSchema, WriteMode};
+
+    /// Sends one batch, then waits for it to be committed, as a source that
+    /// confirms upstream does; reports whether the wait ended in a commit.
+    struct WaitingSource(Arc<Mutex<Option<bool>>>);
+
+    #[async_trait]
+    impl Source for WaitingSource {
+        fn streams(&self) -> Vec<StreamDef> {
+            vec![StreamDef {
+                name: "s".into(),
+                primary_key: vec!["id".into()],
+                cursor_field: None,
+                sync_mode: SyncMode::Full,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+            }]
+        }
+
+        async fn read(
+            &self,
+            request: ReadRequest,
+            out: mpsc::Sender<SourceBatch>,
+        ) -> Result<ReadSummary, Error> {
+            let mut committed: Committed = request.committed;
+            let record = Record::from_json_str("{}").expect("json");
+            let batch = SourceBatch::new(vec![record], StreamState(serde_json::json!(1)));
+            if out.send(batch).await.is_ok() {
+                let durable = committed.wait_for(1).await;
+                *self.0.lock().expect("lock") = Some(durable);
+            }
+            Ok(ReadSummary::default())
+        }
+    }
+
+    /// Fails every record with an error that is not a data or config error.
+    struct FailingMapper(Vec<SharedSchema>);
+
+    impl RecordMapper for FailingMapper {
+        fn tables(&self) -> &[SharedSchema] {
+            &self.0
+        }
+
+        fn map_record(&self, _: &Record, _: &mut MappedRows) -> Result<(), Error> {
+            Err(Error::internal("mapper broke"))
+        }
+    }
+
+    struct NullSink;
+
+    #[async_trait]
+    impl Sink for NullSink {
+        async fn prepare(&mut self, _: &[SharedSchema]) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn read_state(&mut self, _: &str, _: &str) -> Result<Option<StreamState>, Error> {
+            Ok(None)
+        }
+
+        async fn commit(&mut self, _: CommitBatch) -> Result<CommitStats, Error> {
+            Ok(CommitStats::default())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_waiting_for_a_commit_learns_that_none_will_come() {
+        let waited = Arc::new(Mutex::new(None));
+        let schema = Arc::new(TableSchema {
+            name: "t".into(),
+            columns: vec![],
+            primary_key: vec![],
+            parent_key: None,
+        });
+        let pipeline = Pipeline::new(
+            "acme",
+            "s",
+            Arc::new(WaitingSource(Arc::clone(&waited))),
+            Arc::new(FailingMapper(vec![schema])),
+            Box::new(NullSink),
+            CancellationToken::new(),
+        );
+        let result = tokio::time::timeout(Duration::from_secs(10), pipeline.run())
+            .await
+            .expect("the run ends instead of hanging");
+        assert_eq!(result.expect_err("the mapper failed").kind(), ErrorKind::Internal);
+        assert_eq!(*waited.lock().expect("lock"), Some(false), "told the batch never committed");
+    }
 }

@@ -33,6 +33,10 @@ pub struct StreamDef {
     pub cursor_field: Option<String>,
     pub sync_mode: SyncMode,
     pub write_mode: WriteMode,
+    /// The fields a deleted record carries, if the source reports deletions
+    /// (see [`crate::SourceBatch::deleted`]); empty if it does not. The
+    /// runner checks before the run that the mapping can place them.
+    pub deleted_by: Vec<String>,
 }
 
 /// A stream's checkpoint: opaque to the driver and the sink, meaningful only

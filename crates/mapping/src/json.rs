@@ -30,7 +30,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(keys: Vec<Box<str>>, kids: Vec<Option<Arc<Layout>>>) -> Layout {
+    /// A layout of `keys`; `kids[i]` is the layout of `keys[i]`'s value
+    /// when the plan reads into it (missing entries read as leaves).
+    pub fn new(keys: Vec<Box<str>>, mut kids: Vec<Option<Arc<Layout>>>) -> Layout {
+        kids.resize(keys.len(), None);
         let plain =
             keys.iter().map(|k| k.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')).collect();
         Layout { keys, kids, plain }
@@ -240,8 +243,9 @@ impl fmt::Display for Field<'_> {
     }
 }
 
-/// Nesting this deep is refused (as `serde_json` does), so a hostile
-/// record cannot exhaust the stack.
+/// Nesting this deep is refused, so a hostile record cannot exhaust the
+/// stack. Unlike `serde_json`, which limits only what it deserializes, the
+/// limit holds in skipped parts too.
 const MAX_DEPTH: u32 = 128;
 
 struct Scanner<'t, 'b> {
@@ -340,9 +344,9 @@ impl Scanner<'_, '_> {
                 self.ws();
                 if let Some(i) = slot {
                     guess = i + 1;
-                    let node = match &layout.kids[i] {
-                        Some(kid) => self.node(kid, Field::Key(&layout.keys[i]))?,
-                        None => self.leaf()?,
+                    let node = match layout.kids.get(i) {
+                        Some(Some(kid)) => self.node(kid, Field::Key(&layout.keys[i]))?,
+                        _ => self.leaf()?,
                     };
                     self.bufs.tape[start + i] = node;
                 } else {

@@ -114,6 +114,61 @@ impl StreamMapper {
         &self.selection
     }
 
+    fn no_delete_key(&self, fields: &[String], table: usize) -> Error {
+        Error::config(format!(
+            "the source names deleted records by {}, but table {} has no column read straight from {}",
+            fields.join(", "),
+            self.plans[table].schema.name,
+            if fields.len() == 1 { "it" } else { "any of them" },
+        ))
+    }
+
+    /// The rows a deleted record names, one per root table.
+    fn deletions(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(record.json()).map_err(|e| {
+                Error::data(format!(
+                    "a deleted record is not a JSON object ({e}): {}",
+                    record.json()
+                ))
+            })?;
+        json::with_parsed(record.json(), &self.layout, |parsed| {
+            let doc = parsed
+                .map_err(|e| Error::data(format!("deleted record {}: {e}", record.json())))?;
+            for (t, keys) in &self.delete_keys {
+                let table = &self.plans[*t];
+                let Some((_, col)) = keys.iter().find(|(name, _)| fields.contains_key(name)) else {
+                    let names: Vec<String> = fields.keys().cloned().collect();
+                    return Err(self.no_delete_key(&names, *t));
+                };
+                let Cell::Expr { expr, ty, field, .. } = &table.cells[*col] else {
+                    return Err(Error::internal("a delete key is not an expression column"));
+                };
+                let cx = Ctx { doc: &doc, here: doc.root, zone: self.zone };
+                let failed = |f: plan::Fail| {
+                    Error::data(format!(
+                        "deleted record {}: {field}: cannot convert {} to {}",
+                        record.json(),
+                        f.value,
+                        f.expected
+                    ))
+                };
+                let mut value = expr.eval(&cx).map_err(failed)?;
+                if !value.is_null() && value.column_type() != Some(*ty) {
+                    value = plan::cast(value, *ty, self.zone).map_err(failed)?;
+                }
+                if value.is_null() {
+                    return Err(Error::data(format!(
+                        "deleted record {}: {field} is null",
+                        record.json()
+                    )));
+                }
+                out.deleted.push(Deletion { table: *t, column: *col, value });
+            }
+            Ok(())
+        })
+    }
+
     fn record_id(&self, doc: &Doc<'_>) -> String {
         if let Some(raw) = self.id_slot.and_then(|slot| doc.raw(doc.slot(doc.root, slot))) {
             return json::leaf_str(raw).map(|s| s.into_owned()).unwrap_or_else(|| raw.to_owned());
@@ -259,64 +314,35 @@ impl RecordMapper for StreamMapper {
         &self.tables
     }
 
+    fn check_deleted(&self, fields: &[String]) -> Result<(), Error> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        for (t, keys) in &self.delete_keys {
+            if !keys.iter().any(|(name, _)| fields.contains(name)) {
+                return Err(self.no_delete_key(fields, *t));
+            }
+        }
+        Ok(())
+    }
+
     /// Names each root table's rows by the first column read straight from
     /// a field the deleted record carries (a Centra order deleted is
     /// `{"number": 1234}`: `orders.order_number`). Child tables follow their
-    /// parent in the sink.
+    /// parent in the sink. A value that does not convert is a data error,
+    /// handled by the mapping's `on_error` like a record's.
     fn map_deleted(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
-        let context = || format!("stream {}", self.stream);
-        let fields: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(record.json()).map_err(|e| {
-                Error::data(format!(
-                    "a deleted record is not a JSON object ({e}): {}",
-                    record.json()
-                ))
-                .context(context())
-            })?;
-        json::with_parsed(record.json(), &self.layout, |parsed| {
-            let doc = parsed.map_err(|e| {
-                Error::data(format!("deleted record {}: {e}", record.json())).context(context())
-            })?;
-            for (t, keys) in &self.delete_keys {
-                let table = &self.plans[*t];
-                let Some((_, col)) = keys.iter().find(|(name, _)| fields.contains_key(name)) else {
-                    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
-                    return Err(Error::config(format!(
-                        "the source names deleted records by {}, but table {} has no column read straight from {}",
-                        known.join(", "),
-                        table.schema.name,
-                        if known.len() == 1 { "it" } else { "any of them" },
-                    ))
-                    .context(context()));
-                };
-                let Cell::Expr { expr, ty, field, .. } = &table.cells[*col] else {
-                    return Err(Error::internal("a delete key is not an expression column"));
-                };
-                let cx = Ctx { doc: &doc, here: doc.root, zone: self.zone };
-                let failed = |f: plan::Fail| {
-                    Error::data(format!(
-                        "deleted record {}: {field}: cannot convert {} to {}",
-                        record.json(),
-                        f.value,
-                        f.expected
-                    ))
-                    .context(context())
-                };
-                let mut value = expr.eval(&cx).map_err(failed)?;
-                if !value.is_null() && value.column_type() != Some(*ty) {
-                    value = plan::cast(value, *ty, self.zone).map_err(failed)?;
-                }
-                if value.is_null() {
-                    return Err(Error::data(format!(
-                        "deleted record {}: {field} is null",
-                        record.json()
-                    ))
-                    .context(context()));
-                }
-                out.deleted.push(Deletion { table: *t, column: *col, value });
+        let before = out.deleted.len();
+        let Err(error) = self.deletions(record, out) else { return Ok(()) };
+        out.deleted.truncate(before);
+        match self.on_error {
+            OnError::Reject if error.kind() == cartage_core::ErrorKind::Data => {
+                let reason = error.message().to_owned();
+                self.reject(record, record.json().to_owned(), reason, out);
+                Ok(())
             }
-            Ok(())
-        })
+            _ => Err(error.context(format!("stream {}", self.stream))),
+        }
     }
 
     fn selection(&self) -> Option<String> {

@@ -138,7 +138,8 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
             Arc::new(centra.build(&tenant).map_err(|e| format!("tenant {tenant}: {e}"))?)
         }
     };
-    let offered: Vec<String> = source.streams().into_iter().map(|s| s.name).collect();
+    let defs = source.streams();
+    let offered: Vec<String> = defs.iter().map(|s| s.name.clone()).collect();
     let streams: Vec<String> = if !cli_streams.is_empty() {
         cli_streams.to_vec()
     } else if let Some(streams) = &connection.streams {
@@ -161,6 +162,15 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
                 loaded.streams().join(", ")
             ));
         };
+        if let Some(def) = defs.iter().find(|d| d.name == stream) {
+            mapper.check_deleted(&def.deleted_by).map_err(|e| {
+                format!(
+                    "tenant {tenant}: mapping {}: {}",
+                    connection.mapping.display(),
+                    e.message()
+                )
+            })?;
+        }
         mapped.push((stream, mapper));
     }
     Ok(Prepared { connection, source, streams: mapped })

@@ -179,3 +179,31 @@ fn a_deleted_order_names_its_row_by_number() {
     let e = mapper.map_deleted(&deleted(r#"[1]"#), &mut out).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Data, "{e}");
 }
+
+#[test]
+fn deletions_are_checked_before_the_run_and_follow_the_reject_policy() {
+    use cartage_core::{MappedRows, Record};
+    let m = default_mapping();
+    let mapper = m.stream("orders").unwrap();
+    mapper.check_deleted(&[]).unwrap();
+    mapper.check_deleted(&["number".into()]).unwrap();
+    let e = mapper.check_deleted(&["code".into(), "ref".into()]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "configuration error: the source names deleted records by code, ref, but table orders has no column read straight from any of them"
+    );
+
+    // With `on_error: reject`, a deleted record whose key does not convert
+    // goes to `_rejects` (and marks nothing) instead of failing every run.
+    let rejecting = compile_text("extends: centra/default.yaml\non_error: reject\n", &[])
+        .unwrap_or_else(|d| panic!("{d}"));
+    let mapper = rejecting.stream("orders").unwrap();
+    let rejects = mapper.tables().iter().position(|t| t.name == "_rejects").unwrap();
+    let mut out = MappedRows::new(mapper.tables().len());
+    let record = Record::from_json_str(r#"{"number":"twelve"}"#).unwrap();
+    mapper.map_deleted(&record, &mut out).unwrap();
+    assert!(out.deleted.is_empty());
+    assert_eq!(out.tables[rejects].len(), 1);
+    let reason = format!("{:?}", out.tables[rejects][0].0[3]);
+    assert!(reason.contains("cannot convert"), "{reason}");
+}
