@@ -9,6 +9,7 @@ mod deletions;
 mod errors;
 mod faults;
 mod incremental;
+mod purchase_orders;
 mod rate_limits;
 mod secrets;
 

@@ -66,6 +66,18 @@ impl Harness {
 
     /// (Re)writes the configuration for `endpoint` and a mapping file.
     pub fn write_config_with_mapping(&self, endpoint: &str, source_extra: &str, mapping: &Path) {
+        self.write_config_for_streams(endpoint, source_extra, mapping, &["orders"]);
+    }
+
+    /// (Re)writes the configuration for `endpoint`, a mapping file and the
+    /// streams to sync.
+    pub fn write_config_for_streams(
+        &self,
+        endpoint: &str,
+        source_extra: &str,
+        mapping: &Path,
+        streams: &[&str],
+    ) {
         let mut source = format!(
             "      type: centra\n      endpoint: {endpoint}\n      token: ${{env:{TOKEN_ENV}}}\n"
         );
@@ -82,8 +94,9 @@ impl Harness {
             cartage_sinks::SinkConfig::Mysql { url } => format!("type: mysql\n      url: {url}"),
         };
         let text = format!(
-            "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {}\n    sink:\n      {sink}\n    streams: [orders]\n",
-            mapping.display()
+            "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {}\n    sink:\n      {sink}\n    streams: [{}]\n",
+            mapping.display(),
+            streams.join(", ")
         );
         std::fs::write(&self.config, text).expect("writing cartage.yaml");
     }
@@ -242,6 +255,40 @@ fn opt_text(value: Option<&str>) -> Value {
 
 /// The rows the default mapping must produce for the simulator's current
 /// orders: (`orders`, `order_lines`), computed from the truth types.
+/// The standard mapping of stock and the supplier module.
+pub fn supply_mapping() -> PathBuf {
+    repo_root().join("mappings/centra/supply.yaml")
+}
+
+/// The `purchase_orders` rows the supply mapping makes of the simulator's
+/// current purchase orders, computed from the simulator's model.
+pub fn expected_purchase_orders(sim: &Simulator, schema: &TableSchema) -> Vec<Row> {
+    let ts = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Value::Null, Value::Timestamp);
+    sim.purchase_orders()
+        .iter()
+        .map(|po| {
+            let cell = |column: &str| match column {
+                "tenant" => text(TENANT),
+                "purchase_order_id" => Value::Int(po.id),
+                "status" => text(po.status.as_str().to_lowercase()),
+                "supplier_id" => Value::Int(po.supplier.id),
+                "supplier_name" => text(&po.supplier.name),
+                "preferred_warehouse_id" => {
+                    po.preferred_warehouse_id.map_or(Value::Null, Value::Int)
+                }
+                "currency" => text(&po.currency.code),
+                "created_at" => Value::Timestamp(po.created_at),
+                "updated_at" => Value::Timestamp(po.updated_at),
+                "eta" => ts(po.eta),
+                "confirmed_etd" => ts(po.confirmed_etd),
+                "products_total" => money(po.products_total(), po.currency.exponent),
+                other => panic!("purchase_orders has a column the test does not know: {other}"),
+            };
+            Row(schema.columns.iter().map(|c| cell(&c.name)).collect())
+        })
+        .collect()
+}
+
 pub fn expected_rows(sim: &Simulator) -> (Vec<Row>, Vec<Row>) {
     let eans: BTreeMap<i64, (Option<String>, String)> = sim
         .products()

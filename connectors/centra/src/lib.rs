@@ -2,9 +2,10 @@
 //! client and the `orders` stream.
 //!
 //! Build a source from its configuration with [`CentraConfig::build`]; the
-//! result implements [`cartage_core::Source`] with one stream, `orders`
+//! result implements [`cartage_core::Source`] with two streams, `orders`
 //! (primary key `id`, cursor `updatedAt`, incremental, upsert), whose
-//! records are the raw JSON of each order node, lines inside.
+//! records are the raw JSON of each order node, lines inside, and
+//! `purchase_orders` (the same keys and modes).
 //!
 //! - [`client`]: the GraphQL client: bearer token, timeouts, retries with
 //!   full-jitter backoff for retriable failures, `Retry-After` by the
@@ -14,6 +15,9 @@
 //!   from the `rateLimits` query, so a sync waits instead of meeting 429.
 //! - [`orders`]: the queries, the default selection and the checkpoint
 //!   ([`OrdersState`]); [`source`]: the run loop over `updatedAt` windows.
+//! - [`purchase_orders`]: the `purchase_orders` stream, by `updatedAt`
+//!   window, walked from its last page down (`purchaseOrders` has no keyset
+//!   cursor, and a window's set can only shrink during the walk).
 //! - Deleted orders (opt-in, `track_deletions`): read from Centra's
 //!   `Order` `DELETED` events after each window and confirmed only once the
 //!   batch marking them is committed.
@@ -24,6 +28,7 @@ pub mod config;
 pub(crate) mod deletions;
 pub mod error;
 pub mod orders;
+pub mod purchase_orders;
 pub mod retry;
 pub mod source;
 
@@ -32,4 +37,5 @@ pub use client::CentraClient;
 pub use config::{CentraConfig, Tier};
 pub use error::CentraError;
 pub use orders::{DEFAULT_ORDER_SELECTION, OrdersState};
+pub use purchase_orders::{PURCHASE_ORDERS_STREAM, PurchaseOrdersState};
 pub use source::{CentraSource, ORDERS_STREAM};

@@ -25,6 +25,10 @@ use crate::orders::{
     DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
     node_updated_at, normalize_selection, orders_query,
 };
+use crate::purchase_orders::{
+    DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersPage,
+    PurchaseOrdersState, purchase_orders_query,
+};
 
 /// The orders stream: one record per order, its lines inside.
 pub const ORDERS_STREAM: &str = "orders";
@@ -140,6 +144,158 @@ impl CentraSource {
             reader.deletions(cursor, request.committed.clone(), summary).await?;
         }
         Ok(())
+    }
+
+    /// Reads the `purchase_orders` stream: the window in progress (if a run
+    /// stopped in one), then a new window up to the server's clock, each
+    /// walked from its last page down (see `purchase_orders.rs` for why).
+    async fn read_purchase_orders(
+        &self,
+        request: ReadRequest,
+        out: mpsc::Sender<SourceBatch>,
+        summary: &mut ReadSummary,
+    ) -> Result<(), CentraError> {
+        let state = match &request.state {
+            None => None,
+            Some(StreamState(json)) => {
+                Some(PurchaseOrdersState::from_json(json).map_err(|message| {
+                    CentraError::State { stream: PURCHASE_ORDERS_STREAM.into(), message }
+                })?)
+            }
+        };
+        let selection = normalize_selection(
+            request.selection.as_deref().unwrap_or(DEFAULT_PURCHASE_ORDER_SELECTION),
+        )
+        .map_err(CentraError::Config)?;
+        let cancel = &request.cancel;
+        let mut cursor = state.as_ref().and_then(|s| s.cursor);
+        if let Some(PurchaseOrdersState { window: Some(window), next_page: Some(page), .. }) = state
+        {
+            info!(tenant = %self.tenant, ?window, page, "resuming a purchase orders window in progress");
+            if !self.walk_down(&selection, window, page, &out, summary, cancel).await? {
+                return Ok(());
+            }
+            cursor = window.to;
+        }
+        let Some(now) = self.client.probe(summary, cancel).await? else {
+            return Err(CentraError::Response {
+                endpoint: self.client.endpoint().to_owned(),
+                message: "centra sent no Date header: the purchase_orders window needs the server's clock".into(),
+            });
+        };
+        let from = cursor.and_then(|c| {
+            TimeDelta::from_std(self.lookback)
+                .ok()
+                .and_then(|lookback| c.checked_sub_signed(lookback))
+        });
+        let window = Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) };
+        let last = self.last_page(window, summary, cancel).await?;
+        debug!(tenant = %self.tenant, ?window, pages = last, "reading purchase orders window");
+        if last == 0 {
+            let done = PurchaseOrdersState::done(window.to);
+            let batch = SourceBatch::new(Vec::new(), StreamState(done.to_json()));
+            let _ = out.send(batch).await;
+            return Ok(());
+        }
+        self.walk_down(&selection, window, last, &out, summary, cancel).await?;
+        Ok(())
+    }
+
+    /// Reads pages `page`, `page - 1`, …, 1 of `window`, one batch each.
+    /// `false` if the pipeline stopped taking batches.
+    async fn walk_down(
+        &self,
+        selection: &str,
+        window: Window,
+        mut page: u32,
+        out: &mpsc::Sender<SourceBatch>,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<bool, CentraError> {
+        let query = purchase_orders_query(selection, window.from.is_some());
+        while page >= 1 {
+            let items = self.purchase_orders_page(&query, window, page, summary, cancel).await?;
+            let next = page - 1;
+            let state = if next == 0 {
+                PurchaseOrdersState::done(window.to)
+            } else {
+                PurchaseOrdersState {
+                    v: crate::purchase_orders::STATE_VERSION,
+                    cursor: None,
+                    window: Some(window),
+                    next_page: Some(next),
+                }
+            };
+            summary.records += items.len() as u64;
+            let records = items.into_iter().map(Record::from_raw).collect();
+            let batch = SourceBatch::new(records, StreamState(state.to_json()));
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
+                sent = out.send(batch) => if sent.is_err() { return Ok(false) },
+            }
+            page = next;
+        }
+        Ok(true)
+    }
+
+    async fn purchase_orders_page(
+        &self,
+        query: &str,
+        window: Window,
+        page: u32,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<Box<serde_json::value::RawValue>>, CentraError> {
+        if cancel.is_cancelled() {
+            return Err(CentraError::Cancelled);
+        }
+        let mut variables = serde_json::json!({ "limit": self.page_size, "page": page });
+        if let Some(to) = window.to {
+            variables["to"] = date_variable(to).into();
+        }
+        if let Some(from) = window.from {
+            variables["from"] = date_variable(from).into();
+        }
+        let response =
+            self.client.query::<PurchaseOrdersPage>(query, &variables, summary, cancel).await?;
+        Ok(response.data.items)
+    }
+
+    /// The number of non-empty pages of `window`: pages 1, 2, 4, … until one
+    /// is empty, then a binary search, each probe asking only for `id`. The
+    /// window can only lose rows meanwhile, so the count is never too low.
+    async fn last_page(
+        &self,
+        window: Window,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<u32, CentraError> {
+        let query = purchase_orders_query("id", window.from.is_some());
+        let has = async |page: u32, summary: &mut ReadSummary| -> Result<bool, CentraError> {
+            Ok(!self.purchase_orders_page(&query, window, page, summary, cancel).await?.is_empty())
+        };
+        if !has(1, summary).await? {
+            return Ok(0);
+        }
+        // `lo` is non-empty, `hi` is empty (or past any sane count).
+        let mut lo = 1u32;
+        let mut hi = 2u32;
+        while has(hi, summary).await? {
+            lo = hi;
+            hi = match hi.checked_mul(2) {
+                Some(h) => h,
+                None => return Ok(lo),
+            };
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if has(mid, summary).await? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
 
     async fn listen_for_deletions(
@@ -346,14 +502,24 @@ impl WindowReader<'_> {
 #[async_trait]
 impl Source for CentraSource {
     fn streams(&self) -> Vec<StreamDef> {
-        vec![StreamDef {
-            name: ORDERS_STREAM.into(),
-            primary_key: vec!["id".into()],
-            cursor_field: Some("updatedAt".into()),
-            sync_mode: SyncMode::Incremental,
-            write_mode: WriteMode::Upsert,
-            deleted_by: if self.track_deletions { vec!["number".into()] } else { Vec::new() },
-        }]
+        vec![
+            StreamDef {
+                name: ORDERS_STREAM.into(),
+                primary_key: vec!["id".into()],
+                cursor_field: Some("updatedAt".into()),
+                sync_mode: SyncMode::Incremental,
+                write_mode: WriteMode::Upsert,
+                deleted_by: if self.track_deletions { vec!["number".into()] } else { Vec::new() },
+            },
+            StreamDef {
+                name: PURCHASE_ORDERS_STREAM.into(),
+                primary_key: vec!["id".into()],
+                cursor_field: Some("updatedAt".into()),
+                sync_mode: SyncMode::Incremental,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+            },
+        ]
     }
 
     /// Sends the connection check (an order id, so `Order:read` is needed)
@@ -384,9 +550,10 @@ impl Source for CentraSource {
         let started = SystemTime::now();
         let result = match request.stream.as_str() {
             ORDERS_STREAM => self.read_orders(request, out, &mut summary).await,
+            PURCHASE_ORDERS_STREAM => self.read_purchase_orders(request, out, &mut summary).await,
             other => {
                 return Err(Error::config(format!(
-                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM})"
+                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {PURCHASE_ORDERS_STREAM})"
                 )));
             }
         };

@@ -6,4 +6,5 @@ mod faults;
 mod limits;
 mod no_date;
 mod orders;
+mod purchase_orders;
 mod support;
