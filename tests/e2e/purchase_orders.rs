@@ -1,6 +1,7 @@
-//! The `purchase_orders` stream with the supply mapping: pages walked from
-//! the last down, so purchase orders changing during the walk cost no row;
-//! a backfill under churn and one incremental run end equal to the truth.
+//! The supplier streams with the supply mapping: `purchase_orders`, pages
+//! walked from the last down, so purchase orders changing during the walk
+//! cost no row (a backfill under churn and one incremental run end equal to
+//! the truth), and `indeliveries` with their lines.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +9,11 @@ use std::time::Duration;
 
 use cartage_sinks::testing::TestDatabase;
 use cartage_tests::{
-    Harness, TENANT, assert_rows_equal, expected_purchase_orders, supply_mapping, tables_of,
+    Harness, TENANT, assert_rows_equal, expected_deliveries, expected_purchase_orders,
+    supply_mapping, tables_of,
 };
 use centra_sim::SimConfig;
-use centra_sim::control::UpdatePurchaseOrder;
+use centra_sim::control::{DeliveryRequest, UpdatePurchaseOrder};
 use centra_sim::ratelimit::Tier;
 
 async fn assert_purchase_orders_match_truth(h: &Harness) {
@@ -105,4 +107,53 @@ async fn an_incremental_run_reads_the_changed_purchase_orders() {
     let report = h.sync_ok().await;
     assert_eq!(report.records as usize, changed.len(), "only the changed ones: {}", report.stdout);
     assert_purchase_orders_match_truth(&h).await;
+}
+
+/// Deliveries cannot be filtered by `updatedAt`: every run reads them all,
+/// from the last page down, and their lines with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_and_their_lines_equal_the_truth_after_each_run() {
+    let sim = SimConfig {
+        orders: 10,
+        purchase_orders: 120,
+        seed: 43,
+        tier: Tier::Unlimited,
+        ..SimConfig::default()
+    };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::mysql().await, "").await;
+    h.write_config_for_streams(
+        &h.sim.graphql_url,
+        "page_size: 9",
+        &supply_mapping(),
+        &["indeliveries"],
+    );
+    let tables = tables_of(&supply_mapping());
+    let check = async || {
+        let sink = h.db.sink().await;
+        let live = |stored: Vec<cartage_sinks::StoredRow>| -> Vec<cartage_core::Row> {
+            stored.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect()
+        };
+        let (deliveries, lines) = expected_deliveries(
+            h.simulator(),
+            &tables["indeliveries"],
+            &tables["indelivery_lines"],
+        );
+        assert!(!deliveries.is_empty() && !lines.is_empty());
+        let stored = sink.read_table(&tables["indeliveries"], TENANT).await.expect("indeliveries");
+        assert_rows_equal(&tables["indeliveries"], live(stored), deliveries);
+        let stored = sink.read_table(&tables["indelivery_lines"], TENANT).await.expect("lines");
+        assert_rows_equal(&tables["indelivery_lines"], live(stored), lines);
+    };
+    h.sync_ok().await;
+    check().await;
+
+    // New deliveries and accepted ones: the next run has them all.
+    let control = h.simulator().control();
+    for _ in 0..3 {
+        control.create_delivery(&DeliveryRequest::default()).expect("creating a delivery");
+    }
+    control.accept_delivery(&DeliveryRequest::default()).expect("accepting a delivery");
+    h.let_time_pass();
+    h.sync_ok().await;
+    check().await;
 }

@@ -289,6 +289,65 @@ pub fn expected_purchase_orders(sim: &Simulator, schema: &TableSchema) -> Vec<Ro
         .collect()
 }
 
+/// The `indeliveries` and `indelivery_lines` rows the supply mapping makes
+/// of the simulator's current deliveries, from the simulator's model.
+pub fn expected_deliveries(
+    sim: &Simulator,
+    deliveries: &TableSchema,
+    lines: &TableSchema,
+) -> (Vec<Row>, Vec<Row>) {
+    let sizes: BTreeMap<i64, (String, Option<String>)> = sim
+        .products()
+        .into_iter()
+        .flat_map(|p| p.variants.into_iter())
+        .flat_map(|v| v.sizes.into_iter())
+        .map(|s| (s.id, (s.sku, s.ean)))
+        .collect();
+    let pos: BTreeMap<i64, _> = sim.purchase_orders().into_iter().map(|p| (p.id, p)).collect();
+    let ts = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Value::Null, Value::Timestamp);
+    let mut out = (Vec::new(), Vec::new());
+    for d in sim.deliveries() {
+        let po = &pos[&d.purchase_order_id];
+        let exp = po.currency.exponent;
+        let cell = |column: &str| match column {
+            "tenant" => text(TENANT),
+            "delivery_id" => Value::Int(d.id),
+            "delivery_number" => text(&d.number),
+            "purchase_order_id" => Value::Int(d.purchase_order_id),
+            "status" => text(d.status.as_str().to_lowercase()),
+            "supplier_id" => Value::Int(po.supplier.id),
+            "supplier_name" => text(&po.supplier.name),
+            "warehouse_id" => d.warehouse_id.map_or(Value::Null, Value::Int),
+            "currency" => text(&po.currency.code),
+            "created_at" => Value::Timestamp(d.created_at),
+            "eta" => ts(d.eta),
+            "ex_factory_date" => ts(d.ex_factory_date),
+            "shipping_cost" => money(d.shipping_cost, exp),
+            "other_costs" => money(d.other_costs, exp),
+            other => panic!("indeliveries has a column the test does not know: {other}"),
+        };
+        out.0.push(Row(deliveries.columns.iter().map(|c| cell(&c.name)).collect()));
+        for l in &d.lines {
+            let (sku, ean) = sizes.get(&l.size_id).cloned().unwrap_or_default();
+            let cell = |column: &str| match column {
+                "tenant" => text(TENANT),
+                "delivery_id" => Value::Int(d.id),
+                "size_id" => Value::Int(l.size_id),
+                "sku" => text(&sku),
+                "ean" => opt_text(ean.as_deref()),
+                "quantity" => Value::Int(l.quantity),
+                "linked_quantity" => Value::Int(l.linked_quantity),
+                "unlinked_quantity" => Value::Int(l.unlinked_quantity),
+                "unit_cost" => money(l.unit_cost, exp),
+                "landed_cost" => money(l.landed_cost, exp),
+                other => panic!("indelivery_lines has a column the test does not know: {other}"),
+            };
+            out.1.push(Row(lines.columns.iter().map(|c| cell(&c.name)).collect()));
+        }
+    }
+    out
+}
+
 pub fn expected_rows(sim: &Simulator) -> (Vec<Row>, Vec<Row>) {
     let eans: BTreeMap<i64, (Option<String>, String)> = sim
         .products()

@@ -93,6 +93,20 @@ pub(crate) fn deleted_order(number: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apollo_compiler::{ExecutableDocument, Schema};
+
+    #[test]
+    fn the_event_operations_validate_against_the_schema() {
+        let schema =
+            Schema::parse_and_validate(include_str!("../schema.graphql"), "schema.graphql")
+                .unwrap();
+        for operation in [LISTEN, LISTENERS, EVENTS, CONFIRM] {
+            if let Err(e) = ExecutableDocument::parse_and_validate(&schema, operation, "op.graphql")
+            {
+                panic!("{e}\n{operation}");
+            }
+        }
+    }
 
     #[test]
     fn object_references_read_as_numbers_or_strings() {

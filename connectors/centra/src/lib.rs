@@ -1,11 +1,13 @@
 //! The Centra GraphQL Integration API source: a rate-limit aware GraphQL
-//! client and the `orders` stream.
+//! client and its streams.
 //!
 //! Build a source from its configuration with [`CentraConfig::build`]; the
-//! result implements [`cartage_core::Source`] with two streams, `orders`
+//! result implements [`cartage_core::Source`] with three streams: `orders`
 //! (primary key `id`, cursor `updatedAt`, incremental, upsert), whose
-//! records are the raw JSON of each order node, lines inside, and
-//! `purchase_orders` (the same keys and modes).
+//! records are the raw JSON of each order node, lines inside;
+//! `purchase_orders` (the same keys and modes); and `indeliveries` (purchase
+//! order deliveries with their lines, read whole each run: Centra cannot
+//! filter them by `updatedAt`).
 //!
 //! - [`client`]: the GraphQL client: bearer token, timeouts, retries with
 //!   full-jitter backoff for retriable failures, `Retry-After` by the
@@ -18,6 +20,8 @@
 //! - [`purchase_orders`]: the `purchase_orders` stream, by `updatedAt`
 //!   window, walked from its last page down (`purchaseOrders` has no keyset
 //!   cursor, and a window's set can only shrink during the walk).
+//! - [`deliveries`]: the `indeliveries` stream; `paging`: the walk from the
+//!   last page down that both list streams use.
 //! - Deleted orders (opt-in, `track_deletions`): read from Centra's
 //!   `Order` `DELETED` events after each window and confirmed only once the
 //!   batch marking them is committed.
@@ -26,8 +30,10 @@ pub mod budget;
 pub mod client;
 pub mod config;
 pub(crate) mod deletions;
+pub mod deliveries;
 pub mod error;
 pub mod orders;
+pub(crate) mod paging;
 pub mod purchase_orders;
 pub mod retry;
 pub mod source;

@@ -5,15 +5,11 @@
 //! page walk over a set that changes under it loses rows. Within a window
 //! `[from, to]` with `to` fixed before the walk, the set can only shrink: a
 //! purchase order changed during the walk gets an `updatedAt` above `to` and
-//! leaves it (the next window reads it), and none can join. When rows only
-//! leave, walking from the last page down never skips one: a removal shifts
-//! the rows after it one place towards the pages still to read, so a row can
-//! at worst be read twice (the upsert absorbs it), never jumped over. The
-//! last page is found first by probing pages that ask only for `id`.
+//! leaves it (the next window reads it), and none can join. A walk from the
+//! last page down (`paging.rs`) never skips a row of a shrinking list.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::orders::Window;
 
@@ -88,13 +84,6 @@ pub fn purchase_orders_query(selection: &str, has_from: bool) -> String {
   }}
 }}"
     )
-}
-
-/// One page of `purchaseOrders`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PurchaseOrdersPage {
-    #[serde(rename = "purchaseOrders")]
-    pub items: Vec<Box<RawValue>>,
 }
 
 #[cfg(test)]

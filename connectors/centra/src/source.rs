@@ -20,14 +20,18 @@ use crate::deletions::{
     CONFIRM, ConfirmData, EVENTS, EVENTS_PER_PAGE, EventsData, LISTEN, LISTENERS, ListenData,
     deleted_order,
 };
+use crate::deliveries::{
+    DEFAULT_DELIVERY_SELECTION, DELIVERIES_STREAM, DeliveriesState, deliveries_query,
+};
 use crate::error::CentraError;
 use crate::orders::{
     DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
     node_updated_at, normalize_selection, orders_query,
 };
+use crate::paging::Paged;
 use crate::purchase_orders::{
-    DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersPage,
-    PurchaseOrdersState, purchase_orders_query,
+    DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersState,
+    purchase_orders_query,
 };
 
 /// The orders stream: one record per order, its lines inside.
@@ -41,6 +45,21 @@ pub struct CentraSource {
     page_size: u32,
     lookback: Duration,
     track_deletions: bool,
+}
+
+/// The state after reading a purchase orders page, `next` pages still to read.
+fn po_state(window: Window, next: u32) -> serde_json::Value {
+    let state = if next == 0 {
+        PurchaseOrdersState::done(window.to)
+    } else {
+        PurchaseOrdersState {
+            v: crate::purchase_orders::STATE_VERSION,
+            cursor: None,
+            window: Some(window),
+            next_page: Some(next),
+        }
+    };
+    state.to_json()
 }
 
 /// Pages of deletion events one run reads at most (100 events each).
@@ -172,7 +191,8 @@ impl CentraSource {
         if let Some(PurchaseOrdersState { window: Some(window), next_page: Some(page), .. }) = state
         {
             info!(tenant = %self.tenant, ?window, page, "resuming a purchase orders window in progress");
-            if !self.walk_down(&selection, window, page, &out, summary, cancel).await? {
+            let list = self.purchase_orders_list(&selection, window);
+            if !list.walk_down(page, |next| po_state(window, next), &out, summary, cancel).await? {
                 return Ok(());
             }
             cursor = window.to;
@@ -189,7 +209,7 @@ impl CentraSource {
                 .and_then(|lookback| c.checked_sub_signed(lookback))
         });
         let window = Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) };
-        let last = self.last_page(window, summary, cancel).await?;
+        let last = self.purchase_orders_list("id", window).last_page(summary, cancel).await?;
         debug!(tenant = %self.tenant, ?window, pages = last, "reading purchase orders window");
         if last == 0 {
             let done = PurchaseOrdersState::done(window.to);
@@ -197,105 +217,73 @@ impl CentraSource {
             let _ = out.send(batch).await;
             return Ok(());
         }
-        self.walk_down(&selection, window, last, &out, summary, cancel).await?;
+        let list = self.purchase_orders_list(&selection, window);
+        list.walk_down(last, |next| po_state(window, next), &out, summary, cancel).await?;
         Ok(())
     }
 
-    /// Reads pages `page`, `page - 1`, …, 1 of `window`, one batch each.
-    /// `false` if the pipeline stopped taking batches.
-    async fn walk_down(
-        &self,
-        selection: &str,
-        window: Window,
-        mut page: u32,
-        out: &mpsc::Sender<SourceBatch>,
-        summary: &mut ReadSummary,
-        cancel: &CancellationToken,
-    ) -> Result<bool, CentraError> {
-        let query = purchase_orders_query(selection, window.from.is_some());
-        while page >= 1 {
-            let items = self.purchase_orders_page(&query, window, page, summary, cancel).await?;
-            let next = page - 1;
-            let state = if next == 0 {
-                PurchaseOrdersState::done(window.to)
-            } else {
-                PurchaseOrdersState {
-                    v: crate::purchase_orders::STATE_VERSION,
-                    cursor: None,
-                    window: Some(window),
-                    next_page: Some(next),
-                }
-            };
-            summary.records += items.len() as u64;
-            let records = items.into_iter().map(Record::from_raw).collect();
-            let batch = SourceBatch::new(records, StreamState(state.to_json()));
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
-                sent = out.send(batch) => if sent.is_err() { return Ok(false) },
-            }
-            page = next;
-        }
-        Ok(true)
-    }
-
-    async fn purchase_orders_page(
-        &self,
-        query: &str,
-        window: Window,
-        page: u32,
-        summary: &mut ReadSummary,
-        cancel: &CancellationToken,
-    ) -> Result<Vec<Box<serde_json::value::RawValue>>, CentraError> {
-        if cancel.is_cancelled() {
-            return Err(CentraError::Cancelled);
-        }
-        let mut variables = serde_json::json!({ "limit": self.page_size, "page": page });
+    fn purchase_orders_list(&self, selection: &str, window: Window) -> Paged<'_> {
+        let mut variables = serde_json::json!({});
         if let Some(to) = window.to {
             variables["to"] = date_variable(to).into();
         }
         if let Some(from) = window.from {
             variables["from"] = date_variable(from).into();
         }
-        let response =
-            self.client.query::<PurchaseOrdersPage>(query, &variables, summary, cancel).await?;
-        Ok(response.data.items)
+        Paged {
+            client: &self.client,
+            query: purchase_orders_query(selection, window.from.is_some()),
+            field: "purchaseOrders",
+            variables,
+            page_size: self.page_size,
+        }
     }
 
-    /// The number of non-empty pages of `window`: pages 1, 2, 4, … until one
-    /// is empty, then a binary search, each probe asking only for `id`. The
-    /// window can only lose rows meanwhile, so the count is never too low.
-    async fn last_page(
+    /// Reads the `indeliveries` stream: every delivery, each run, from the
+    /// last page down (Centra cannot filter deliveries by `updatedAt`).
+    async fn read_deliveries(
         &self,
-        window: Window,
+        request: ReadRequest,
+        out: mpsc::Sender<SourceBatch>,
         summary: &mut ReadSummary,
-        cancel: &CancellationToken,
-    ) -> Result<u32, CentraError> {
-        let query = purchase_orders_query("id", window.from.is_some());
-        let has = async |page: u32, summary: &mut ReadSummary| -> Result<bool, CentraError> {
-            Ok(!self.purchase_orders_page(&query, window, page, summary, cancel).await?.is_empty())
-        };
-        if !has(1, summary).await? {
-            return Ok(0);
-        }
-        // `lo` is non-empty, `hi` is empty (or past any sane count).
-        let mut lo = 1u32;
-        let mut hi = 2u32;
-        while has(hi, summary).await? {
-            lo = hi;
-            hi = match hi.checked_mul(2) {
-                Some(h) => h,
-                None => return Ok(lo),
-            };
-        }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if has(mid, summary).await? {
-                lo = mid;
-            } else {
-                hi = mid;
+    ) -> Result<(), CentraError> {
+        let state = match &request.state {
+            None => None,
+            Some(StreamState(json)) => {
+                Some(DeliveriesState::from_json(json).map_err(|message| CentraError::State {
+                    stream: DELIVERIES_STREAM.into(),
+                    message,
+                })?)
             }
+        };
+        let selection =
+            normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_DELIVERY_SELECTION))
+                .map_err(CentraError::Config)?;
+        let cancel = &request.cancel;
+        let list = |selection: &str| Paged {
+            client: &self.client,
+            query: deliveries_query(selection),
+            field: "purchaseOrderDeliveries",
+            variables: serde_json::json!({}),
+            page_size: self.page_size,
+        };
+        let start = match state.and_then(|s| s.next_page) {
+            Some(page) => {
+                info!(tenant = %self.tenant, page, "resuming a deliveries walk in progress");
+                page
+            }
+            None => list("id").last_page(summary, cancel).await?,
+        };
+        if start == 0 {
+            let batch =
+                SourceBatch::new(Vec::new(), StreamState(DeliveriesState::done().to_json()));
+            let _ = out.send(batch).await;
+            return Ok(());
         }
-        Ok(lo)
+        list(&selection)
+            .walk_down(start, |next| DeliveriesState::after(next).to_json(), &out, summary, cancel)
+            .await?;
+        Ok(())
     }
 
     async fn listen_for_deletions(
@@ -519,6 +507,14 @@ impl Source for CentraSource {
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
             },
+            StreamDef {
+                name: DELIVERIES_STREAM.into(),
+                primary_key: vec!["id".into()],
+                cursor_field: None,
+                sync_mode: SyncMode::Full,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+            },
         ]
     }
 
@@ -551,9 +547,10 @@ impl Source for CentraSource {
         let result = match request.stream.as_str() {
             ORDERS_STREAM => self.read_orders(request, out, &mut summary).await,
             PURCHASE_ORDERS_STREAM => self.read_purchase_orders(request, out, &mut summary).await,
+            DELIVERIES_STREAM => self.read_deliveries(request, out, &mut summary).await,
             other => {
                 return Err(Error::config(format!(
-                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {PURCHASE_ORDERS_STREAM})"
+                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {PURCHASE_ORDERS_STREAM}, {DELIVERIES_STREAM})"
                 )));
             }
         };

@@ -1,0 +1,114 @@
+//! Walking `limit`/`page` lists from the last page down.
+//!
+//! Centra's plain list queries (`purchaseOrders`, `purchaseOrderDeliveries`)
+//! page by `limit`/`page` only. A forward page walk over a list that loses a
+//! row mid-walk skips one: the rows after it move one place forward and the
+//! first row of the next page slides into a page already read. Walking from
+//! the last page down, a row leaving shifts only rows already read, and a row
+//! added at the end (a higher id, the lists being sorted by id ascending)
+//! lands beyond the pages still to read: nothing is skipped, a row is at
+//! worst read twice, which the upsert absorbs. Rows added at the end are read
+//! by the next run.
+
+use std::collections::BTreeMap;
+
+use cartage_core::{ReadSummary, Record, SourceBatch, StreamState};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::CentraClient;
+use crate::error::CentraError;
+
+/// One list query: its text (with `$limit` and `$page`), the field of
+/// `data` that holds the list, and the other variables.
+pub(crate) struct Paged<'a> {
+    pub client: &'a CentraClient,
+    pub query: String,
+    pub field: &'static str,
+    pub variables: serde_json::Value,
+    pub page_size: u32,
+}
+
+impl Paged<'_> {
+    /// The rows of page `page` (from 1).
+    pub async fn page(
+        &self,
+        page: u32,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<Box<RawValue>>, CentraError> {
+        if cancel.is_cancelled() {
+            return Err(CentraError::Cancelled);
+        }
+        let mut variables = self.variables.clone();
+        variables["limit"] = self.page_size.into();
+        variables["page"] = page.into();
+        let mut response = self
+            .client
+            .query::<BTreeMap<String, Vec<Box<RawValue>>>>(&self.query, &variables, summary, cancel)
+            .await?;
+        response.data.remove(self.field).ok_or_else(|| CentraError::Response {
+            endpoint: self.client.endpoint().to_owned(),
+            message: format!("the answer has no {}", self.field),
+        })
+    }
+
+    /// The number of non-empty pages: pages 1, 2, 4, … until one is empty,
+    /// then a binary search. Use a query that asks only for `id`: the probes
+    /// then cost little of the complexity budget.
+    pub async fn last_page(
+        &self,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<u32, CentraError> {
+        if self.page(1, summary, cancel).await?.is_empty() {
+            return Ok(0);
+        }
+        // Page `lo` has rows, page `hi` has none.
+        let mut lo = 1u32;
+        let mut hi = 2u32;
+        while !self.page(hi, summary, cancel).await?.is_empty() {
+            lo = hi;
+            hi = match hi.checked_mul(2) {
+                Some(h) => h,
+                None => return Ok(lo),
+            };
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.page(mid, summary, cancel).await?.is_empty() {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Reads pages `page`, `page - 1`, …, 1, one batch each, with the state
+    /// `state_after(next)` (`next`: the page still to read, 0 when done).
+    /// `false` if the pipeline stopped taking batches.
+    pub async fn walk_down(
+        &self,
+        mut page: u32,
+        state_after: impl Fn(u32) -> serde_json::Value,
+        out: &mpsc::Sender<SourceBatch>,
+        summary: &mut ReadSummary,
+        cancel: &CancellationToken,
+    ) -> Result<bool, CentraError> {
+        while page >= 1 {
+            let items = self.page(page, summary, cancel).await?;
+            let next = page - 1;
+            summary.records += items.len() as u64;
+            let records = items.into_iter().map(Record::from_raw).collect();
+            let batch = SourceBatch::new(records, StreamState(state_after(next)));
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
+                sent = out.send(batch) => if sent.is_err() { return Ok(false) },
+            }
+            page = next;
+        }
+        Ok(true)
+    }
+}
