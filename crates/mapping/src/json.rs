@@ -256,8 +256,17 @@ struct Scanner<'t, 'b> {
 }
 
 impl Scanner<'_, '_> {
+    /// An error at the current byte, saying what was found there.
     fn err(&self, what: &'static str) -> ParseError {
-        ParseError { at: self.i, what: what.into() }
+        // (At the end of the text the message says so already.)
+        let found = match self.b.get(self.i..) {
+            None | Some([]) => String::new(),
+            Some(rest) => {
+                let text = String::from_utf8_lossy(&rest[..rest.len().min(12)]);
+                format!(", found {:?}", text.chars().take(8).collect::<String>())
+            }
+        };
+        ParseError { at: self.i, what: format!("{what}{found}").into() }
     }
 
     #[inline]
@@ -763,6 +772,19 @@ mod tests {
             let doc = doc.unwrap();
             assert_eq!(doc.raw(doc.slot(doc.root, 0)), Some("1"));
             assert_eq!(doc.raw(doc.slot(doc.root, 1)), Some("2"));
+        });
+    }
+
+    #[test]
+    fn a_syntax_error_says_what_it_found() {
+        with_parsed(r#"{"id":1,"total":{"valueInCents":12 34}}"#, &layout(), |doc| {
+            assert_eq!(
+                doc.unwrap_err().to_string(),
+                r#"expected `,` or `}` in an object, found "34}}" (at byte 35)"#
+            );
+        });
+        with_parsed(r#"{"id":"#, &layout(), |doc| {
+            assert_eq!(doc.unwrap_err().to_string(), "unexpected end of the record (at byte 6)");
         });
     }
 
