@@ -157,3 +157,33 @@ async fn deliveries_and_their_lines_equal_the_truth_after_each_run() {
     h.sync_ok().await;
     check().await;
 }
+
+/// One connection, one source (so one rate-limit budget), two mapping
+/// files: orders from the default mapping, supply from the supply mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_syncs_orders_and_supply_with_two_mapping_files() {
+    let sim = SimConfig {
+        orders: 300,
+        purchase_orders: 40,
+        seed: 44,
+        tier: Tier::Unlimited,
+        ..SimConfig::default()
+    };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), "").await;
+    let default = cartage_tests::default_mapping();
+    let supply = supply_mapping();
+    h.write_config_with_mappings(&h.sim.graphql_url, "", &[&default, &supply], None);
+    let report = h.sync_ok().await;
+    for stream in ["orders", "purchase_orders", "indeliveries"] {
+        assert!(report.stdout.contains(&format!("stream {stream}:")), "{}", report.stdout);
+    }
+    h.assert_matches_truth().await;
+    assert_purchase_orders_match_truth(&h).await;
+
+    // A stream two files map is refused before anything runs.
+    h.write_config_with_mappings(&h.sim.graphql_url, "", &[&default, &default], None);
+    let output = h.sync().await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(r#"stream "orders" is mapped by both"#), "{stderr}");
+}

@@ -54,3 +54,19 @@ fn least_time_allowed_follows_the_buckets() {
     // 500k complexity: 250k burst, then 25k/s.
     assert_eq!(least_time_allowed(Tier::Growth, 1, 500_000), 10.0);
 }
+
+/// Orders then the supplier streams in one run on the Growth tier: each new
+/// stream's first query meets buckets the last one drained, and the budget
+/// still keeps every request under the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn growth_tier_run_of_every_stream_gets_no_429() {
+    let sim = SimConfig { orders: 2_000, seed: 62, tier: Tier::Growth, ..SimConfig::default() };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), "").await;
+    let default = cartage_tests::default_mapping();
+    let supply = cartage_tests::supply_mapping();
+    h.write_config_with_mappings(&h.sim.graphql_url, "", &[&default, &supply], None);
+    let report = h.sync_ok().await;
+    assert!(report.stdout.contains("stream purchase_orders:"), "{}", report.stdout);
+    assert_eq!(report.rate_limited, 0, "{}", report.stdout);
+    assert_eq!(h.simulator().stats().rate_limited, 0);
+}

@@ -78,6 +78,18 @@ impl Harness {
         mapping: &Path,
         streams: &[&str],
     ) {
+        self.write_config_with_mappings(endpoint, source_extra, &[mapping], Some(streams));
+    }
+
+    /// (Re)writes the configuration: one connection with several mapping
+    /// files, and the streams to sync (all that the mappings fill: `None`).
+    pub fn write_config_with_mappings(
+        &self,
+        endpoint: &str,
+        source_extra: &str,
+        mappings: &[&Path],
+        streams: Option<&[&str]>,
+    ) {
         let mut source = format!(
             "      type: centra\n      endpoint: {endpoint}\n      token: ${{env:{TOKEN_ENV}}}\n"
         );
@@ -93,10 +105,19 @@ impl Harness {
             }
             cartage_sinks::SinkConfig::Mysql { url } => format!("type: mysql\n      url: {url}"),
         };
+        let mapping = match mappings {
+            [one] => one.display().to_string(),
+            many => {
+                let files: Vec<String> = many.iter().map(|m| m.display().to_string()).collect();
+                format!("[{}]", files.join(", "))
+            }
+        };
+        let streams = match streams {
+            Some(streams) => format!("    streams: [{}]\n", streams.join(", ")),
+            None => String::new(),
+        };
         let text = format!(
-            "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {}\n    sink:\n      {sink}\n    streams: [{}]\n",
-            mapping.display(),
-            streams.join(", ")
+            "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {mapping}\n    sink:\n      {sink}\n{streams}"
         );
         std::fs::write(&self.config, text).expect("writing cartage.yaml");
     }

@@ -137,9 +137,16 @@ impl BudgetState {
         }
     }
 
-    /// The complexity a request of `shape` is expected to cost.
+    /// The complexity a request of `shape` is expected to cost. A query
+    /// never answered yet is guessed to cost as much as the dearest query
+    /// seen so far (at least the default guess): a run that moves on to a
+    /// new stream's query, with the bucket drained by the last stream, then
+    /// waits for room instead of meeting a 429.
     pub fn estimate(&self, shape: u64) -> f64 {
-        self.estimates.get(&shape).copied().unwrap_or(self.default_estimate)
+        match self.estimates.get(&shape) {
+            Some(&known) => known,
+            None => self.estimates.values().copied().fold(self.default_estimate, f64::max),
+        }
     }
 
     /// How long to wait, from `now`, until every bucket holds a request of
@@ -356,7 +363,7 @@ mod tests {
         b.charge(12_500.0, t0);
         b.correct(7, 12_500.0, 40_000, t0);
         assert_eq!(b.estimate(7), 40_000.0);
-        assert_eq!(b.estimate(8), 12_500.0);
+        assert_eq!(b.estimate(8), 40_000.0, "a new query is guessed at the dearest seen");
         assert_eq!(b.levels()[2], 210_000.0);
         // A smaller actual cost gives tokens back, never beyond the capacity.
         b.correct(7, 40_000.0, 10, t0);

@@ -28,13 +28,22 @@ pub struct RawConnection {
     pub tenant: String,
     /// Where the data comes from.
     pub source: SourceConfig,
-    /// The mapping file, relative to this configuration file.
-    pub mapping: PathBuf,
+    /// The mapping file, or a list of them (e.g. orders and supply),
+    /// relative to this configuration file. No two may map the same stream.
+    pub mapping: OneOrMany,
     /// Where the data goes.
     pub sink: SinkConfig,
-    /// The streams to sync; all streams the mapping fills when omitted.
+    /// The streams to sync; all streams the mappings fill when omitted.
     #[serde(default)]
     pub streams: Option<Vec<String>>,
+}
+
+/// `mapping: file.yaml` or `mapping: [a.yaml, b.yaml]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "mapping: expected a file name or a list of file names")]
+pub enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
 }
 
 /// Every source Cartage knows: one variant per connector (the one place
@@ -51,7 +60,8 @@ pub enum SourceConfig {
 pub struct Connection {
     pub tenant: String,
     pub source: SourceConfig,
-    pub mapping: PathBuf,
+    /// One or more mapping files, resolved; each stream is mapped by one.
+    pub mappings: Vec<PathBuf>,
     pub sink: SinkConfig,
     pub streams: Option<Vec<String>>,
 }
@@ -116,11 +126,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Connection>, ConfigError> {
         if c.streams.as_ref().is_some_and(Vec::is_empty) {
             return Err(ConfigError(format!("{at}.streams: name at least one stream")));
         }
-        let mapping = crate::mapping::resolve(base, &c.mapping);
+        let files = match c.mapping {
+            OneOrMany::One(file) => vec![file],
+            OneOrMany::Many(files) => files,
+        };
+        if files.is_empty() {
+            return Err(ConfigError(format!("{at}.mapping: name at least one mapping file")));
+        }
+        let mappings = files.iter().map(|f| crate::mapping::resolve(base, f)).collect();
         connections.push(Connection {
             tenant: c.tenant,
             source: c.source,
-            mapping,
+            mappings,
             sink: c.sink,
             streams: c.streams,
         });
@@ -245,6 +262,27 @@ mod tests {
             interpolate_with(&format!("${{file:{}}}", file.display()), &env).unwrap(),
             "from-file"
         );
+    }
+
+    #[test]
+    fn mapping_is_one_file_or_a_list() {
+        let config = |mapping: &str| {
+            format!(
+                "connections:\n  - tenant: acme\n    source: {{ type: centra, endpoint: http://127.0.0.1:1/graphql, token: t }}\n    mapping: {mapping}\n    sink: {{ type: sqlite, url: \"sqlite://x.db\" }}\n"
+            )
+        };
+        let at = Path::new("/etc/cartage/cartage.yaml");
+        let one = parse(&config("m/a.yaml"), at).unwrap();
+        assert_eq!(one[0].mappings, [PathBuf::from("/etc/cartage/m/a.yaml")]);
+        let two = parse(&config("[m/a.yaml, /abs/b.yaml]"), at).unwrap();
+        assert_eq!(
+            two[0].mappings,
+            [PathBuf::from("/etc/cartage/m/a.yaml"), PathBuf::from("/abs/b.yaml")]
+        );
+        let e = parse(&config("[]"), at).unwrap_err().to_string();
+        assert!(e.contains("connections[0].mapping: name at least one mapping file"), "{e}");
+        let e = parse(&config("{ a: 1 }"), at).unwrap_err().to_string();
+        assert!(e.contains("mapping: expected a file name or a list of file names"), "{e}");
     }
 
     #[test]

@@ -54,7 +54,7 @@ fn demo_connection(source_yaml: &str, db: &Path) -> Result<Connection, String> {
     Ok(Connection {
         tenant: "demo".to_owned(),
         source,
-        mapping: crate::mapping::BUILTIN_DEFAULT.into(),
+        mappings: vec![crate::mapping::BUILTIN_DEFAULT.into()],
         sink,
         streams: Some(vec!["orders".to_owned()]),
     })

@@ -132,7 +132,26 @@ pub async fn run_connections(
 
 fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, String> {
     let tenant = connection.tenant.clone();
-    let loaded = mapping::load(&connection.mapping, &tenant)?;
+    // Each mapping file with the streams it maps; a stream mapped twice is
+    // refused (which file would fill it?).
+    let mut loaded: Vec<(&Path, mapping::Loaded)> = Vec::new();
+    for file in &connection.mappings {
+        let mapping = mapping::load(file, &tenant)?;
+        for stream in mapping.streams() {
+            if let Some((other, _)) = loaded.iter().find(|(_, l)| l.streams().contains(&stream)) {
+                return Err(format!(
+                    "tenant {tenant}: stream {stream:?} is mapped by both {} and {}",
+                    other.display(),
+                    file.display()
+                ));
+            }
+        }
+        loaded.push((file, mapping));
+    }
+    let mapped_streams: Vec<String> = loaded.iter().flat_map(|(_, l)| l.streams()).collect();
+    let files = || {
+        connection.mappings.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
     let source: Arc<dyn Source> = match &connection.source {
         SourceConfig::Centra(centra) => {
             Arc::new(centra.build(&tenant).map_err(|e| format!("tenant {tenant}: {e}"))?)
@@ -145,7 +164,7 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
     } else if let Some(streams) = &connection.streams {
         streams.clone()
     } else {
-        loaded.streams().into_iter().filter(|s| offered.contains(s)).collect()
+        mapped_streams.iter().filter(|s| offered.contains(s)).cloned().collect()
     };
     let mut mapped = Vec::new();
     for stream in streams {
@@ -155,20 +174,18 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
                 offered.join(", ")
             ));
         }
-        let Some(mapper) = loaded.stream(&stream) else {
+        let Some((file, mapper)) =
+            loaded.iter().find_map(|(file, l)| l.stream(&stream).map(|m| (*file, m)))
+        else {
             return Err(format!(
                 "tenant {tenant}: the mapping {} does not map stream {stream:?} (it maps: {})",
-                connection.mapping.display(),
-                loaded.streams().join(", ")
+                files(),
+                mapped_streams.join(", ")
             ));
         };
         if let Some(def) = defs.iter().find(|d| d.name == stream) {
             mapper.check_deleted(&def.deleted_by).map_err(|e| {
-                format!(
-                    "tenant {tenant}: mapping {}: {}",
-                    connection.mapping.display(),
-                    e.message()
-                )
+                format!("tenant {tenant}: mapping {}: {}", file.display(), e.message())
             })?;
         }
         mapped.push((stream, mapper));
