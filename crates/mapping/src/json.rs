@@ -333,78 +333,87 @@ impl Scanner<'_, '_> {
     }
 
     fn object(&mut self, layout: &Layout) -> Result<N, ParseError> {
-        self.enter()?;
-        self.i += 1; // `{`
         let start = self.bufs.tape.len();
         let count = layout.keys.len();
         self.bufs.tape.resize(start + count, N::Absent);
         let mut guess = 0;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-        } else {
-            loop {
-                self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("expected a field name"));
-                }
-                let slot = self.key(layout, guess)?;
-                self.expect(b':', "expected `:` after a field name")?;
-                self.ws();
-                if let Some(i) = slot {
-                    guess = i + 1;
-                    let node = match layout.kids.get(i) {
-                        Some(Some(kid)) => self.node(kid, Field::Key(&layout.keys[i]))?,
-                        _ => self.leaf()?,
-                    };
-                    self.bufs.tape[start + i] = node;
-                } else {
-                    self.skip_value()?;
-                }
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected `,` or `}` in an object")),
-                }
+        self.members(b'}', |s| {
+            let slot = s.field_name(|s| s.key(layout, guess))?;
+            if let Some(i) = slot {
+                guess = i + 1;
+                let node = match layout.kids.get(i) {
+                    Some(Some(kid)) => s.node(kid, Field::Key(&layout.keys[i]))?,
+                    _ => s.leaf()?,
+                };
+                s.bufs.tape[start + i] = node;
+            } else {
+                s.skip_value()?;
             }
-        }
-        self.depth -= 1;
+            Ok(())
+        })?;
         Ok(N::Obj { start: self.index(start)?, len: self.index(count)? })
     }
 
     fn list(&mut self, layout: &Layout, field: Field<'_>) -> Result<N, ParseError> {
-        self.enter()?;
-        self.i += 1; // `[`
         let mark = self.bufs.stack.len();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-        } else {
-            loop {
-                self.ws();
-                let item = self.node(layout, field.element())?;
-                self.bufs.stack.push(item);
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected `,` or `]` in a list")),
-                }
-            }
-        }
-        self.depth -= 1;
+        self.members(b']', |s| {
+            let item = s.node(layout, field.element())?;
+            s.bufs.stack.push(item);
+            Ok(())
+        })?;
         let start = self.bufs.tape.len();
         let Buffers { tape, stack } = &mut *self.bufs;
         let count = stack.len() - mark;
         tape.extend(stack.drain(mark..));
         Ok(N::Arr { start: self.index(start)?, len: self.index(count)? })
+    }
+
+    /// Walks an object (`close` is `}`) or a list (`]`) from its opening
+    /// bracket to past its closing one, calling `member` at each member
+    /// (whitespace skipped) to read it, and checking the commas between.
+    fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        self.enter()?;
+        self.i += 1; // `{` or `[`
+        self.ws();
+        if self.peek() == Some(close) {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                member(self)?;
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(c) if c == close => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ if close == b'}' => return Err(self.err("expected `,` or `}` in an object")),
+                    _ => return Err(self.err("expected `,` or `]` in a list")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An object member's name, read by `name`, and the `:` after it; leaves
+    /// the scanner at the value.
+    fn field_name<T>(
+        &mut self,
+        name: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a field name"));
+        }
+        let read = name(self)?;
+        self.expect(b':', "expected `:` after a field name")?;
+        self.ws();
+        Ok(read)
     }
 
     /// A field name, as its slot in `layout` (`None`: the plan skips it).
@@ -460,60 +469,11 @@ impl Scanner<'_, '_> {
     fn skip_value(&mut self) -> Result<(), ParseError> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
-            Some(b'{') => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        if self.peek() != Some(b'"') {
-                            return Err(self.err("expected a field name"));
-                        }
-                        self.string()?;
-                        self.expect(b':', "expected `:` after a field name")?;
-                        self.ws();
-                        self.skip_value()?;
-                        self.ws();
-                        match self.peek() {
-                            Some(b',') => self.i += 1,
-                            Some(b'}') => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected `,` or `}` in an object")),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
-            Some(b'[') => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        self.skip_value()?;
-                        self.ws();
-                        match self.peek() {
-                            Some(b',') => self.i += 1,
-                            Some(b']') => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected `,` or `]` in a list")),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
+            Some(b'{') => self.members(b'}', |s| {
+                s.field_name(Self::string)?;
+                s.skip_value()
+            }),
+            Some(b'[') => self.members(b']', Self::skip_value),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
