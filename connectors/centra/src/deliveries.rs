@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
+
 /// The stream's name (the data model's table is `indeliveries`).
 pub const DELIVERIES_STREAM: &str = "indeliveries";
 
@@ -60,21 +62,10 @@ impl DeliveriesState {
     pub fn after(next: u32) -> Self {
         DeliveriesState { v: STATE_VERSION, next_page: (next > 0).then_some(next) }
     }
+}
 
-    pub fn to_json(&self) -> serde_json::Value {
-        // Serializing plain numbers cannot fail.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        let version = value.get("v").and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(STATE_VERSION)) {
-            return Err(format!(
-                "state version {version:?}, this build reads version {STATE_VERSION}"
-            ));
-        }
-        serde_json::from_value(value.clone()).map_err(|e| e.to_string())
-    }
+impl Checkpoint for DeliveriesState {
+    const VERSION: u32 = STATE_VERSION;
 }
 
 /// The page query, reading `selection` per delivery.

@@ -27,6 +27,7 @@
 //!   batch marking them is committed.
 
 pub mod budget;
+pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub(crate) mod deletions;
@@ -39,6 +40,7 @@ pub mod retry;
 pub mod source;
 
 pub use budget::Budget;
+pub use checkpoint::Checkpoint;
 pub use client::CentraClient;
 pub use config::{CentraConfig, Tier};
 pub use error::CentraError;

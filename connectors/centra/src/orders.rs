@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::checkpoint::Checkpoint;
+
 /// The version of [`OrdersState`] this crate writes.
 pub const STATE_VERSION: u32 = 1;
 
@@ -121,21 +123,10 @@ impl OrdersState {
             confirm: Vec::new(),
         }
     }
+}
 
-    pub fn to_json(&self) -> serde_json::Value {
-        // Serializing plain strings, options and instants cannot fail.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        let version = value.get("v").and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(STATE_VERSION)) {
-            return Err(format!(
-                "state version {version:?}, this build reads version {STATE_VERSION}"
-            ));
-        }
-        serde_json::from_value(value.clone()).map_err(|e| e.to_string())
-    }
+impl Checkpoint for OrdersState {
+    const VERSION: u32 = STATE_VERSION;
 }
 
 /// The node selection without surrounding braces, checked for balance so a

@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
 use crate::orders::Window;
 
 /// The stream's name.
@@ -55,21 +56,10 @@ impl PurchaseOrdersState {
     pub fn done(cursor: Option<DateTime<Utc>>) -> Self {
         PurchaseOrdersState { v: STATE_VERSION, cursor, window: None, next_page: None }
     }
+}
 
-    pub fn to_json(&self) -> serde_json::Value {
-        // Serializing plain numbers, options and instants cannot fail.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        let version = value.get("v").and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(STATE_VERSION)) {
-            return Err(format!(
-                "state version {version:?}, this build reads version {STATE_VERSION}"
-            ));
-        }
-        serde_json::from_value(value.clone()).map_err(|e| e.to_string())
-    }
+impl Checkpoint for PurchaseOrdersState {
+    const VERSION: u32 = STATE_VERSION;
 }
 
 /// The page query of a window (with or without its lower bound), reading

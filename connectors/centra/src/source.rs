@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::checkpoint::Checkpoint;
 use crate::client::CentraClient;
 use crate::deletions::{
     CONFIRM, ConfirmData, EVENTS, EVENTS_PER_PAGE, EventsData, LISTEN, LISTENERS, ListenData,
@@ -45,6 +46,16 @@ pub struct CentraSource {
     page_size: u32,
     lookback: Duration,
     track_deletions: bool,
+}
+
+/// The committed checkpoint `request` resumes `stream` from, if any.
+fn resume<T: Checkpoint>(request: &ReadRequest, stream: &str) -> Result<Option<T>, CentraError> {
+    request
+        .state
+        .as_ref()
+        .map(|StreamState(json)| T::from_json(json))
+        .transpose()
+        .map_err(|message| CentraError::State { stream: stream.into(), message })
 }
 
 /// The state after reading a purchase orders page, `next` pages still to read.
@@ -95,15 +106,7 @@ impl CentraSource {
         out: mpsc::Sender<SourceBatch>,
         summary: &mut ReadSummary,
     ) -> Result<(), CentraError> {
-        let state = match &request.state {
-            None => None,
-            Some(StreamState(json)) => {
-                Some(OrdersState::from_json(json).map_err(|message| CentraError::State {
-                    stream: ORDERS_STREAM.into(),
-                    message,
-                })?)
-            }
-        };
+        let state: Option<OrdersState> = resume(&request, ORDERS_STREAM)?;
         let selection =
             normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_ORDER_SELECTION))
                 .map_err(CentraError::Config)?;
@@ -174,14 +177,7 @@ impl CentraSource {
         out: mpsc::Sender<SourceBatch>,
         summary: &mut ReadSummary,
     ) -> Result<(), CentraError> {
-        let state = match &request.state {
-            None => None,
-            Some(StreamState(json)) => {
-                Some(PurchaseOrdersState::from_json(json).map_err(|message| {
-                    CentraError::State { stream: PURCHASE_ORDERS_STREAM.into(), message }
-                })?)
-            }
-        };
+        let state: Option<PurchaseOrdersState> = resume(&request, PURCHASE_ORDERS_STREAM)?;
         let selection = normalize_selection(
             request.selection.as_deref().unwrap_or(DEFAULT_PURCHASE_ORDER_SELECTION),
         )
@@ -247,15 +243,7 @@ impl CentraSource {
         out: mpsc::Sender<SourceBatch>,
         summary: &mut ReadSummary,
     ) -> Result<(), CentraError> {
-        let state = match &request.state {
-            None => None,
-            Some(StreamState(json)) => {
-                Some(DeliveriesState::from_json(json).map_err(|message| CentraError::State {
-                    stream: DELIVERIES_STREAM.into(),
-                    message,
-                })?)
-            }
-        };
+        let state: Option<DeliveriesState> = resume(&request, DELIVERIES_STREAM)?;
         let selection =
             normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_DELIVERY_SELECTION))
                 .map_err(CentraError::Config)?;
