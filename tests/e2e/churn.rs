@@ -1,12 +1,10 @@
 //! A sync during continuous churn, then one incremental run, ends equal to
 //! the truth: nothing lost, nothing doubled.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cartage_sinks::testing::TestDatabase;
-use cartage_tests::{Harness, TENANT};
+use cartage_tests::{Harness, TENANT, while_changing};
 use centra_sim::SimConfig;
 use centra_sim::ratelimit::Tier;
 
@@ -30,23 +28,10 @@ async fn churn_then_incremental(source_extra: &str, deletes: bool) {
     // Churn: the simulator's own churn step (updates, creates, cancels and,
     // with `deletes`, deletions), as fast as it goes, for as long as the
     // first sync runs.
-    let stop = Arc::new(AtomicBool::new(false));
     let control = h.simulator().control();
-    let churn = {
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            let mut steps = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                control.churn_step(deletes);
-                steps += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            steps
-        })
-    };
-    let during = h.sync_ok().await;
-    stop.store(true, Ordering::Relaxed);
-    let steps = churn.await.expect("churn task");
+    let (during, steps) =
+        while_changing(move || control.churn_step(deletes), Duration::from_millis(2), h.sync_ok())
+            .await;
     assert!(steps > 50, "churn must overlap the sync (only {steps} steps)");
     // Orders changed before the walk reached them left its window: the next
     // run reads them. So this run may read fewer than 3,000.

@@ -3,14 +3,12 @@
 //! cost no row (a backfill under churn and one incremental run end equal to
 //! the truth), and `indeliveries` with their lines.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cartage_sinks::testing::TestDatabase;
 use cartage_tests::{
     Harness, TENANT, assert_rows_equal, expected_deliveries, expected_purchase_orders,
-    supply_mapping, tables_of,
+    supply_mapping, tables_of, while_changing,
 };
 use centra_sim::SimConfig;
 use centra_sim::control::{DeliveryRequest, UpdatePurchaseOrder};
@@ -38,25 +36,13 @@ async fn purchase_orders_changing_during_the_walk_are_not_lost() {
     let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), extra).await;
     h.write_config_for_streams(&h.sim.graphql_url, extra, &supply_mapping(), &["purchase_orders"]);
 
-    let stop = Arc::new(AtomicBool::new(false));
     let control = h.simulator().control();
-    let churn = {
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            let mut steps = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                control
-                    .update_purchase_order(&UpdatePurchaseOrder { id: None, status: None })
-                    .expect("updating a purchase order");
-                steps += 1;
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            steps
-        })
+    let update = move || {
+        control
+            .update_purchase_order(&UpdatePurchaseOrder { id: None, status: None })
+            .expect("updating a purchase order");
     };
-    let during = h.sync_ok().await;
-    stop.store(true, Ordering::Relaxed);
-    let steps = churn.await.expect("churn task");
+    let (during, steps) = while_changing(update, Duration::from_millis(1), h.sync_ok()).await;
     assert!(steps > 20, "churn must overlap the walk (only {steps} updates)");
     // Changed purchase orders leave the window during the walk (the next
     // run reads them); rows shifting between pages are never skipped, only

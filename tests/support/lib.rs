@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use cartage_core::{Row, TableSchema, Value};
 use cartage_sinks::testing::TestDatabase;
@@ -199,6 +201,32 @@ impl Harness {
         assert_rows_equal(&tables["orders"], self.live_rows("orders").await, orders);
         assert_rows_equal(&tables["order_lines"], self.live_rows("order_lines").await, lines);
     }
+}
+
+/// Runs `during` (a sync) while another task calls `step` (a change to the
+/// simulator) every `pause`, as fast as it goes; returns what `during`
+/// returned and how many steps ran.
+pub async fn while_changing<T>(
+    step: impl Fn() + Send + 'static,
+    pause: Duration,
+    during: impl std::future::Future<Output = T>,
+) -> (T, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let changes = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut steps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                step();
+                steps += 1;
+                tokio::time::sleep(pause).await;
+            }
+            steps
+        })
+    };
+    let result = during.await;
+    stop.store(true, Ordering::Relaxed);
+    (result, changes.await.expect("the task changing the simulator"))
 }
 
 /// What `cartage sync` printed in its summary, parsed.
