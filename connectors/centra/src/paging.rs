@@ -103,12 +103,24 @@ impl Paged<'_> {
             summary.records += items.len() as u64;
             let records = items.into_iter().map(Record::from_raw).collect();
             let batch = SourceBatch::new(records, StreamState(state_after(next)));
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
-                sent = out.send(batch) => if sent.is_err() { return Ok(false) },
+            if !send(out, batch, cancel).await? {
+                return Ok(false);
             }
             page = next;
         }
         Ok(true)
+    }
+}
+
+/// Sends a batch to the pipeline, giving up if the run is cancelled first;
+/// `false` if the pipeline closed the channel (it stopped taking batches).
+pub(crate) async fn send(
+    out: &mpsc::Sender<SourceBatch>,
+    batch: SourceBatch,
+    cancel: &CancellationToken,
+) -> Result<bool, CentraError> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(CentraError::Cancelled),
+        sent = out.send(batch) => Ok(sent.is_ok()),
     }
 }

@@ -29,7 +29,7 @@ use crate::orders::{
     DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
     node_updated_at, normalize_selection, orders_query,
 };
-use crate::paging::Paged;
+use crate::paging::{self, Paged};
 use crate::purchase_orders::{
     DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersState,
     purchase_orders_query,
@@ -320,13 +320,9 @@ struct WindowReader<'a> {
 impl WindowReader<'_> {
     /// Sends a batch; `false` if the pipeline closed the channel.
     async fn send(&self, batch: SourceBatch) -> Result<bool, CentraError> {
-        tokio::select! {
-            _ = self.cancel.cancelled() => Err(CentraError::Cancelled),
-            sent = self.out.send(batch) => {
-                self.sent.fetch_add(1, Ordering::Relaxed);
-                Ok(sent.is_ok())
-            }
-        }
+        let sent = paging::send(self.out, batch, self.cancel).await?;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(sent)
     }
 
     /// Hands the queued order deletions to the pipeline, a page at a time,
