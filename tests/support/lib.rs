@@ -488,7 +488,7 @@ fn expected_order(order: &Order) -> Row {
         Value::Timestamp(order.created_at),
         Value::Timestamp(order.updated_at),
         money(t.grand_total_incl_tax, exp),
-        money(t.items_value, exp),
+        money(t.line_values, exp),
         money(t.shipping, exp),
         money(t.discounts, exp),
         money(t.tax_added + t.tax_included, exp),

@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn every_field_of_the_schema_is_covered() {
         let schema = apollo_compiler::Schema::parse_and_validate(
-            include_str!("../schema.graphql"),
+            include_str!("../../centra/schema.graphql"),
             "schema.graphql",
         )
         .unwrap();

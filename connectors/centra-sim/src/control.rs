@@ -490,7 +490,7 @@ mod tests {
             assert!(o.updated_at >= now);
             assert_eq!(s.order(o.number).as_ref(), Some(o));
             let items: i64 = o.lines.iter().map(|l| l.line_value_incl_tax()).sum();
-            assert_eq!(o.totals.items_value, items);
+            assert_eq!(o.totals.line_values, items);
         }
         let created = c.create_orders(2);
         assert_eq!(created.iter().map(|o| o.number).collect::<Vec<_>>(), vec![41, 42]);

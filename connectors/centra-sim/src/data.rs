@@ -955,7 +955,7 @@ impl Generator {
             currency: market.currency.clone(),
             currency_base_rate: market.conversion_rate,
             totals: OrderTotals {
-                items_value: 0,
+                line_values: 0,
                 shipping: if market.prices_include_tax { ship_incl } else { ship_excl },
                 handling,
                 discounts: 0,
@@ -1168,7 +1168,7 @@ pub(crate) fn recompute_totals(
         .sum();
     let t = &mut order.totals;
     let tax = items_incl - items_excl + ship_tax;
-    t.items_value = items_incl;
+    t.line_values = items_incl;
     t.discounts = discounts;
     t.grand_total_excl_tax = items_excl + ship_excl + t.handling;
     t.grand_total_incl_tax = t.grand_total_excl_tax + tax;
@@ -1231,7 +1231,7 @@ mod tests {
             let o = g.order(n);
             let t = &o.totals;
             let items: i64 = o.lines.iter().map(|l| l.line_value_incl_tax()).sum();
-            assert_eq!(t.items_value, items);
+            assert_eq!(t.line_values, items);
             assert!(t.grand_total_incl_tax >= t.grand_total_excl_tax);
             let (se, st) = shipping_parts(&o);
             let inc = g.market(o.market_id).map(|m| m.prices_include_tax);

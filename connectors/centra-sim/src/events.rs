@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn enums_match_the_schema() {
-        let schema = include_str!("../schema.graphql");
+        let schema = include_str!("../../centra/schema.graphql");
         let enum_values = |name: &str| -> Vec<String> {
             let line = schema.lines().find(|l| l.starts_with(&format!("enum {name} "))).unwrap();
             let body = &line[line.find('{').unwrap() + 1..line.find('}').unwrap()];

@@ -843,7 +843,7 @@ impl<'c> ObjectValue for O<'c> {
             (K::Totals(o), _) => {
                 let t = &o.totals;
                 let v = match f {
-                    "itemsValue" => t.items_value,
+                    "lineValues" => t.line_values,
                     "shipping" => t.shipping,
                     "handling" => t.handling,
                     "discounts" => t.discounts,

@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 /// The schema the simulator serves, verbatim.
-pub const SCHEMA_SDL: &str = include_str!("../schema.graphql");
+pub const SCHEMA_SDL: &str = include_str!("../../centra/schema.graphql");
 
 /// Everything that decides what a simulator serves.
 #[derive(Debug, Clone)]

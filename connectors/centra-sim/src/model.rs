@@ -370,7 +370,7 @@ impl OrderLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderTotals {
     /// Sum of line values including tax.
-    pub items_value: i64,
+    pub line_values: i64,
     /// Shipping.
     pub shipping: i64,
     /// Handling.

@@ -36,7 +36,7 @@ pub const DEFAULT_ORDER_SELECTION: &str = "
     pricelist { id name }
     grandTotal { valueInCents currency { code } }
     totals {
-      itemsValue { valueInCents currency { code } }
+      lineValues { valueInCents currency { code } }
       shipping { valueInCents currency { code } }
       handling { valueInCents currency { code } }
       discounts { valueInCents currency { code } }

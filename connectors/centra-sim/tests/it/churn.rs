@@ -219,7 +219,7 @@ async fn control_api_changes_orders_bumps_updated_at_and_moves_the_date_header()
     assert_eq!(k["numbers"], json!([8]));
     let cancelled = sim.order(8).expect("order 8");
     assert!(cancelled.lines.iter().all(|l| l.quantity == 0));
-    assert_eq!(cancelled.totals.items_value, 0);
+    assert_eq!(cancelled.totals.line_values, 0);
     control(&running, "orders/delete", json!({"numbers": [9]})).await;
     assert!(sim.order(9).is_none());
     let d = data(

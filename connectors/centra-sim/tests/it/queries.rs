@@ -13,7 +13,7 @@ const ORDER_FIELDS: &str = r#"
   store { id name type } market { id name } pricelist { id name } currencyBaseRate
   grandTotal { value valueInCents formattedValue currency { id code } conversionRate }
   grandTotalExcl: grandTotal(includingTax: false) { valueInCents }
-  totals { itemsValue { valueInCents } shipping { valueInCents } handling { valueInCents }
+  totals { lineValues { valueInCents } shipping { valueInCents } handling { valueInCents }
            discounts { valueInCents } taxAdded { valueInCents } taxDeducted { valueInCents } taxIncluded { valueInCents } }
   shippingAddress { firstName lastName address1 city zipCode country { code } email }
   lines(includeFullyCancelled: true) { __typename id quantity cancelledQuantity returnedQuantity taxPercent discountPercent
@@ -48,7 +48,7 @@ async fn both_order_types_match_the_truth_through_fragments_and_variables() {
         assert_eq!(o["market"]["id"], truth.market_id);
         assert_eq!(minor(&o["grandTotal"]), truth.totals.grand_total_incl_tax);
         assert_eq!(minor(&o["grandTotalExcl"]), truth.totals.grand_total_excl_tax);
-        assert_eq!(minor(&o["totals"]["itemsValue"]), truth.totals.items_value);
+        assert_eq!(minor(&o["totals"]["lineValues"]), truth.totals.line_values);
         assert_eq!(minor(&o["totals"]["shipping"]), truth.totals.shipping);
         assert_eq!(minor(&o["totals"]["taxIncluded"]), truth.totals.tax_included);
         assert_eq!(minor(&o["totals"]["taxAdded"]), truth.totals.tax_added);

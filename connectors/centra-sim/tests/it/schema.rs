@@ -157,7 +157,7 @@ async fn introspected_schema_equals_the_sdl_file() {
     let running = start(config(10)).await;
     let d = data(&running, INTROSPECTION, json!({})).await;
     let served = from_introspection(&d["__schema"]);
-    let file = Schema::parse_and_validate(include_str!("../../schema.graphql"), "schema.graphql")
+    let file = Schema::parse_and_validate(include_str!("../../../centra/schema.graphql"), "schema.graphql")
         .expect("the schema file validates");
     let expected = from_sdl(&file);
     assert_eq!(d["__schema"]["queryType"]["name"], "Query");

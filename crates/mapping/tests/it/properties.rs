@@ -179,7 +179,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         "valueInCents",
         "currency",
         "totals",
-        "itemsValue",
+        "lineValues",
         "shipping",
         "discounts",
         "taxAdded",
