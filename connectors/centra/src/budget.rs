@@ -207,6 +207,21 @@ impl BudgetState {
         }
     }
 
+    /// The complexity one request may cost: half of the 10-second
+    /// complexity bucket, so a request never waits for a whole bucket (and
+    /// is never dearer than one); infinite without limits.
+    pub fn request_complexity_cap(&self) -> f64 {
+        if self.unlimited {
+            return f64::INFINITY;
+        }
+        self.buckets
+            .iter()
+            .filter(|b| b.resource == Resource::Complexity)
+            .map(|b| b.capacity)
+            .fold(f64::INFINITY, f64::min)
+            / 2.0
+    }
+
     /// Holds every request back until `until` (after an HTTP 429).
     pub fn block_until(&mut self, until: Instant) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
@@ -285,6 +300,11 @@ impl Budget {
     /// See [`BudgetState::block_until`].
     pub fn block_until(&self, until: Instant) {
         self.lock().block_until(until);
+    }
+
+    /// See [`BudgetState::request_complexity_cap`].
+    pub fn request_complexity_cap(&self) -> f64 {
+        self.lock().request_complexity_cap()
     }
 }
 

@@ -23,10 +23,6 @@ use crate::retry::{RetryPolicy, parse_retry_after};
 /// The probe and calibration query: cheap, needs no permission.
 pub const RATE_LIMITS_QUERY: &str = "query CartageRateLimits { rateLimits { type intervalSeconds quota usedQuota remainingQuota } }";
 
-/// The connection check: cheap, and needs the `Order:read` permission.
-pub const CHECK_QUERY: &str =
-    "query CartageCheck { orderConnection(first: 1) { edges { node { id } } } }";
-
 /// Retries of the connection check: a wrong endpoint should fail in
 /// seconds, not after the full backoff of a sync.
 const CHECK_RETRIES: u32 = 2;
@@ -123,6 +119,12 @@ impl CentraClient {
         self.endpoint.as_str()
     }
 
+    /// The complexity one request may cost (see
+    /// [`BudgetState::request_complexity_cap`](crate::budget::BudgetState::request_complexity_cap)).
+    pub fn request_complexity_cap(&self) -> f64 {
+        self.budget.request_complexity_cap()
+    }
+
     /// Sends the `rateLimits` query, calibrates the budget from it, and
     /// returns the server's clock from the response's `Date` header.
     pub async fn probe(
@@ -164,20 +166,35 @@ impl CentraClient {
         self.send(query, variables, false, self.retry.max_retries, stats, cancel).await
     }
 
-    /// Checks that the endpoint answers, accepts the token and grants
-    /// `Order:read`, with few retries; also calibrates the budget.
+    /// Checks that the endpoint answers and accepts the token, with few
+    /// retries (`rateLimits` needs no permission); also calibrates the budget.
     pub async fn check(&self, cancel: &CancellationToken) -> Result<(), CentraError> {
         #[derive(Deserialize)]
         struct Data {
-            #[serde(rename = "orderConnection")]
-            _connection: serde_json::Value,
+            #[serde(rename = "rateLimits")]
+            rate_limits: Vec<RateLimitRow>,
         }
         let mut stats = ReadSummary::default();
         let empty = serde_json::json!({});
         let response: Response<Data> =
-            self.send(CHECK_QUERY, &empty, true, CHECK_RETRIES, &mut stats, cancel).await?;
-        drop(response);
-        self.probe(&mut stats, cancel).await.map(drop)
+            self.send(RATE_LIMITS_QUERY, &empty, true, CHECK_RETRIES, &mut stats, cancel).await?;
+        self.budget.calibrate(&response.data.rate_limits);
+        Ok(())
+    }
+
+    /// Sends one query of a stream as a check, with few retries: a field
+    /// Centra does not have, or a permission the token lacks, fails here.
+    /// Returns the complexity Centra reported for it.
+    pub async fn check_query(
+        &self,
+        query: &str,
+        variables: &serde_json::Value,
+        cancel: &CancellationToken,
+    ) -> Result<Option<u64>, CentraError> {
+        let mut stats = ReadSummary::default();
+        let response: Response<serde_json::Value> =
+            self.send(query, variables, false, CHECK_RETRIES, &mut stats, cancel).await?;
+        Ok(response.complexity)
     }
 
     fn needs_calibration(&self) -> bool {

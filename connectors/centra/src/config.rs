@@ -66,6 +66,11 @@ pub struct CentraConfig {
     /// events). ARCHITECTURE.md, "Deleted orders", has the design.
     #[serde(default)]
     pub track_deletions: bool,
+    /// How often the `inventory` stream takes a full snapshot of stock, in
+    /// seconds; runs in between re-read only the sizes that can have
+    /// changed (see ARCHITECTURE.md, "Inventory").
+    #[serde(default = "default_inventory_snapshot_interval_secs")]
+    pub inventory_snapshot_interval_secs: u64,
 }
 
 /// Centra's rate-limit tiers.
@@ -118,6 +123,13 @@ fn default_page_size() -> u32 {
 
 fn default_lookback_secs() -> u64 {
     300
+}
+
+/// A day: a full snapshot of a large catalogue costs a noticeable share of
+/// the environment's hourly complexity quota, and the incremental re-reads
+/// between snapshots catch what orders, deliveries and stock changes move.
+fn default_inventory_snapshot_interval_secs() -> u64 {
+    86_400
 }
 
 fn default_timeout_ms() -> u64 {
@@ -183,6 +195,7 @@ impl CentraConfig {
             self.page_size,
             Duration::from_secs(self.lookback_secs),
             self.track_deletions,
+            Duration::from_secs(self.inventory_snapshot_interval_secs),
         ))
     }
 }

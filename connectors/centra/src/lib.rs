@@ -33,6 +33,7 @@ pub mod config;
 pub(crate) mod deletions;
 pub mod deliveries;
 pub mod error;
+pub mod inventory;
 pub mod orders;
 pub(crate) mod paging;
 pub mod purchase_orders;

@@ -293,7 +293,6 @@ mod tests {
             }
         }
         validate(crate::client::RATE_LIMITS_QUERY);
-        validate(crate::client::CHECK_QUERY);
     }
 
     #[test]

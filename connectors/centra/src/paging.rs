@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use cartage_core::{ReadSummary, Record, SourceBatch, StreamState};
+use cartage_core::{ReadSummary, Record, SnapshotPart, SourceBatch, StreamState};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -87,12 +87,14 @@ impl Paged<'_> {
     }
 
     /// Reads pages `page`, `page - 1`, …, 1, one batch each, with the state
-    /// `state_after(next)` (`next`: the page still to read, 0 when done).
-    /// `false` if the pipeline stopped taking batches.
+    /// `state_after(next)` (`next`: the page still to read, 0 when done) and
+    /// the snapshot part `part(page)`. `false` if the pipeline stopped
+    /// taking batches.
     pub async fn walk_down(
         &self,
         mut page: u32,
         state_after: impl Fn(u32) -> serde_json::Value,
+        part: impl Fn(u32) -> Option<SnapshotPart>,
         out: &mpsc::Sender<SourceBatch>,
         summary: &mut ReadSummary,
         cancel: &CancellationToken,
@@ -102,7 +104,8 @@ impl Paged<'_> {
             let next = page - 1;
             summary.records += items.len() as u64;
             let records = items.into_iter().map(Record::from_raw).collect();
-            let batch = SourceBatch::new(records, StreamState(state_after(next)));
+            let mut batch = SourceBatch::new(records, StreamState(state_after(next)));
+            batch.snapshot = part(page);
             if !send(out, batch, cancel).await? {
                 return Ok(false);
             }

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use cartage_core::{
-    Committed, Error, ReadRequest, ReadSummary, Record, Source, SourceBatch, StreamDef,
-    StreamState, SyncMode, WriteMode,
+    Committed, Error, ReadRequest, ReadSummary, Record, SnapshotPart, Source, SourceBatch,
+    StreamCheck, StreamDef, StreamState, SyncMode, WriteMode,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::mpsc;
@@ -25,6 +25,7 @@ use crate::deliveries::{
     DEFAULT_DELIVERY_SELECTION, DELIVERIES_STREAM, DeliveriesState, deliveries_query,
 };
 use crate::error::CentraError;
+use crate::inventory::{DEFAULT_INVENTORY_SELECTION, INVENTORY_STREAM, stock_check_query};
 use crate::orders::{
     DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
     node_updated_at, normalize_selection, orders_query,
@@ -41,15 +42,20 @@ pub const ORDERS_STREAM: &str = "orders";
 /// The Centra source of one tenant. Its reads share one rate-limit budget.
 #[derive(Debug)]
 pub struct CentraSource {
-    tenant: String,
-    client: Arc<CentraClient>,
-    page_size: u32,
-    lookback: Duration,
-    track_deletions: bool,
+    pub(crate) tenant: String,
+    pub(crate) client: Arc<CentraClient>,
+    pub(crate) page_size: u32,
+    pub(crate) lookback: Duration,
+    pub(crate) track_deletions: bool,
+    /// How often the inventory stream takes a full snapshot.
+    pub(crate) inventory_interval: Duration,
 }
 
 /// The committed checkpoint `request` resumes `stream` from, if any.
-fn resume<T: Checkpoint>(request: &ReadRequest, stream: &str) -> Result<Option<T>, CentraError> {
+pub(crate) fn resume<T: Checkpoint>(
+    request: &ReadRequest,
+    stream: &str,
+) -> Result<Option<T>, CentraError> {
     request
         .state
         .as_ref()
@@ -91,8 +97,16 @@ impl CentraSource {
         page_size: u32,
         lookback: Duration,
         track_deletions: bool,
+        inventory_interval: Duration,
     ) -> Self {
-        CentraSource { tenant, client: Arc::new(client), page_size, lookback, track_deletions }
+        CentraSource {
+            tenant,
+            client: Arc::new(client),
+            page_size,
+            lookback,
+            track_deletions,
+            inventory_interval,
+        }
     }
 
     /// The tenant this source reads for.
@@ -188,7 +202,10 @@ impl CentraSource {
         {
             info!(tenant = %self.tenant, ?window, page, "resuming a purchase orders window in progress");
             let list = self.purchase_orders_list(&selection, window);
-            if !list.walk_down(page, |next| po_state(window, next), &out, summary, cancel).await? {
+            if !list
+                .walk_down(page, |next| po_state(window, next), |_| None, &out, summary, cancel)
+                .await?
+            {
                 return Ok(());
             }
             cursor = window.to;
@@ -214,7 +231,8 @@ impl CentraSource {
             return Ok(());
         }
         let list = self.purchase_orders_list(&selection, window);
-        list.walk_down(last, |next| po_state(window, next), &out, summary, cancel).await?;
+        list.walk_down(last, |next| po_state(window, next), |_| None, &out, summary, cancel)
+            .await?;
         Ok(())
     }
 
@@ -255,23 +273,69 @@ impl CentraSource {
             variables: serde_json::json!({}),
             page_size: self.page_size,
         };
-        let start = match state.and_then(|s| s.next_page) {
+        // Each whole read is a snapshot: the sink stages its pages and the
+        // last one swaps them in, marking deliveries Centra no longer has.
+        let (start, fresh) = match state.and_then(|s| s.next_page) {
             Some(page) => {
                 info!(tenant = %self.tenant, page, "resuming a deliveries walk in progress");
-                page
+                (page, false)
             }
-            None => list("id").last_page(summary, cancel).await?,
+            None => (list("id").last_page(summary, cancel).await?, true),
         };
         if start == 0 {
-            let batch =
+            let mut batch =
                 SourceBatch::new(Vec::new(), StreamState(DeliveriesState::done().to_json()));
-            let _ = out.send(batch).await;
+            batch.snapshot = Some(SnapshotPart { first: true, last: true });
+            let _ = paging::send(&out, batch, cancel).await?;
             return Ok(());
         }
+        let part =
+            |page: u32| Some(SnapshotPart { first: fresh && page == start, last: page == 1 });
         list(&selection)
-            .walk_down(start, |next| DeliveriesState::after(next).to_json(), &out, summary, cancel)
+            .walk_down(
+                start,
+                |next| DeliveriesState::after(next).to_json(),
+                part,
+                &out,
+                summary,
+                cancel,
+            )
             .await?;
         Ok(())
+    }
+
+    /// A stream's real first request with a page of one: what
+    /// [`Source::check`] sends.
+    fn check_request(
+        &self,
+        check: &StreamCheck,
+    ) -> Result<(String, serde_json::Value), CentraError> {
+        let selection = |default: &str| {
+            normalize_selection(check.selection.as_deref().unwrap_or(default))
+                .map_err(CentraError::Config)
+        };
+        Ok(match check.stream.as_str() {
+            ORDERS_STREAM => (
+                orders_query(&selection(DEFAULT_ORDER_SELECTION)?, false, false, false),
+                serde_json::json!({ "first": 1, "after": null }),
+            ),
+            PURCHASE_ORDERS_STREAM => (
+                purchase_orders_query(&selection(DEFAULT_PURCHASE_ORDER_SELECTION)?, false),
+                serde_json::json!({ "limit": 1, "page": 1, "to": date_variable(Utc::now()) }),
+            ),
+            DELIVERIES_STREAM => (
+                deliveries_query(&selection(DEFAULT_DELIVERY_SELECTION)?),
+                serde_json::json!({ "limit": 1, "page": 1 }),
+            ),
+            INVENTORY_STREAM => {
+                (stock_check_query(&selection(DEFAULT_INVENTORY_SELECTION)?), serde_json::json!({}))
+            }
+            other => {
+                return Err(CentraError::Config(format!(
+                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {INVENTORY_STREAM}, {PURCHASE_ORDERS_STREAM}, {DELIVERIES_STREAM})"
+                )));
+            }
+        })
     }
 
     async fn listen_for_deletions(
@@ -366,8 +430,12 @@ impl WindowReader<'_> {
             info!(tenant = %self.source.tenant, orders = events.len(), "orders deleted in centra");
             let mut state = OrdersState::done(cursor);
             state.confirm = ids.clone();
-            let batch =
-                SourceBatch { records: Vec::new(), deleted, state: StreamState(state.to_json()) };
+            let batch = SourceBatch {
+                records: Vec::new(),
+                deleted,
+                state: StreamState(state.to_json()),
+                snapshot: None,
+            };
             if !self.send(batch).await? {
                 return Ok(());
             }
@@ -482,6 +550,7 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Incremental,
                 write_mode: WriteMode::Upsert,
                 deleted_by: if self.track_deletions { vec!["number".into()] } else { Vec::new() },
+                snapshots: false,
             },
             StreamDef {
                 name: PURCHASE_ORDERS_STREAM.into(),
@@ -490,6 +559,7 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Incremental,
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
+                snapshots: false,
             },
             StreamDef {
                 name: DELIVERIES_STREAM.into(),
@@ -498,25 +568,41 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Full,
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
+                snapshots: true,
+            },
+            StreamDef {
+                name: INVENTORY_STREAM.into(),
+                primary_key: vec!["warehouse.id".into(), "productSize.id".into()],
+                cursor_field: None,
+                sync_mode: SyncMode::Incremental,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+                snapshots: true,
             },
         ]
     }
 
-    /// Sends the connection check (an order id, so `Order:read` is needed)
-    /// and `rateLimits`, with few retries.
+    /// Sends `rateLimits` (the endpoint and the token), then each stream's
+    /// real query with the mapping's selection and a page of one, with few
+    /// retries: a field Centra does not have or a permission the token
+    /// lacks fails here, naming it, before anything is written. Only the
+    /// selected streams' permissions are needed.
     ///
-    /// With `track_deletions`, also reads the event listeners, so a token
-    /// without `Event:read` fails here, before anything is written.
-    async fn check(&self) -> Result<(), Error> {
+    /// With `track_deletions` and the orders stream, also reads the event
+    /// listeners, so a token without `Event:read` fails here too.
+    async fn check(&self, streams: &[StreamCheck]) -> Result<(), Error> {
         let cancel = CancellationToken::new();
         self.client.check(&cancel).await.map_err(Error::from)?;
-        if self.track_deletions {
-            let mut summary = ReadSummary::default();
-            let empty = serde_json::json!({});
-            self.client
-                .query::<serde_json::Value>(LISTENERS, &empty, &mut summary, &cancel)
-                .await
-                .map_err(Error::from)?;
+        for check in streams {
+            let in_stream = |e: CentraError| {
+                Error::from(e).context(format!("checking stream {}", check.stream))
+            };
+            let (query, variables) = self.check_request(check).map_err(in_stream)?;
+            self.client.check_query(&query, &variables, &cancel).await.map_err(in_stream)?;
+            if check.stream == ORDERS_STREAM && self.track_deletions {
+                let empty = serde_json::json!({});
+                self.client.check_query(LISTENERS, &empty, &cancel).await.map_err(in_stream)?;
+            }
         }
         Ok(())
     }
@@ -532,9 +618,10 @@ impl Source for CentraSource {
             ORDERS_STREAM => self.read_orders(request, out, &mut summary).await,
             PURCHASE_ORDERS_STREAM => self.read_purchase_orders(request, out, &mut summary).await,
             DELIVERIES_STREAM => self.read_deliveries(request, out, &mut summary).await,
+            INVENTORY_STREAM => self.read_inventory(request, out, &mut summary).await,
             other => {
                 return Err(Error::config(format!(
-                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {PURCHASE_ORDERS_STREAM}, {DELIVERIES_STREAM})"
+                    "centra has no stream {other:?} (it offers: {ORDERS_STREAM}, {INVENTORY_STREAM}, {PURCHASE_ORDERS_STREAM}, {DELIVERIES_STREAM})"
                 )));
             }
         };

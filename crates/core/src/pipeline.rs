@@ -363,6 +363,7 @@ mod tests {
                 sync_mode: SyncMode::Full,
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
+                snapshots: false,
             }]
         }
 

@@ -42,12 +42,25 @@ pub struct SourceBatch {
     /// `{"number": 1234}`); the mapping turns it into the rows to mark.
     pub deleted: Vec<Record>,
     pub state: StreamState,
+    /// Set when the batch is part of a snapshot (see [`SnapshotPart`]);
+    /// `None` for an ordinary batch.
+    pub snapshot: Option<SnapshotPart>,
+}
+
+/// Where a batch stands in a snapshot: its rows are staged, and the
+/// snapshot is swapped in whole by its last batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPart {
+    /// This batch starts a new snapshot: anything staged before is discarded.
+    pub first: bool,
+    /// After staging this batch's rows, swap the snapshot in.
+    pub last: bool,
 }
 
 impl SourceBatch {
     /// A batch of records, none deleted.
     pub fn new(records: Vec<Record>, state: StreamState) -> Self {
-        SourceBatch { records, deleted: Vec::new(), state }
+        SourceBatch { records, deleted: Vec::new(), state, snapshot: None }
     }
 }
 
@@ -103,6 +116,14 @@ pub struct ReadSummary {
     pub throttle_wait: Duration,
 }
 
+/// A stream a run is about to read, as [`Source::check`] is told of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCheck {
+    pub stream: String,
+    /// The selection the mapping will ask for (see [`ReadRequest::selection`]).
+    pub selection: Option<String>,
+}
+
 /// A connector's read side.
 ///
 /// Contract:
@@ -129,10 +150,14 @@ pub trait Source: Send + Sync {
     /// The streams this source offers.
     fn streams(&self) -> Vec<StreamDef>;
 
-    /// Checks that the source answers and accepts the credentials, before
-    /// the runner touches any sink: a bad token or endpoint then fails with
-    /// nothing written. The default does nothing.
-    async fn check(&self) -> Result<(), Error> {
+    /// Checks, before the runner touches any sink, that the source answers,
+    /// accepts the credentials, and can read each of `streams` as the run
+    /// will (its real request, with the mapping's selection): a bad token, a
+    /// missing permission or a field the source does not have then fails
+    /// with nothing written. Only what these streams need is asked for.
+    /// The default does nothing.
+    async fn check(&self, streams: &[StreamCheck]) -> Result<(), Error> {
+        let _ = streams;
         Ok(())
     }
 

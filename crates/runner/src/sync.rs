@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cartage_core::{ErrorKind, Pipeline, RecordMapper, Source};
+use cartage_core::{ErrorKind, Pipeline, RecordMapper, Source, StreamCheck};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -78,7 +78,15 @@ pub async fn run_connections(
         }
     }
     for p in &prepared {
-        if let Err(e) = p.source.check().await {
+        let checks: Vec<StreamCheck> = p
+            .streams
+            .iter()
+            .map(|(stream, mapper)| StreamCheck {
+                stream: stream.clone(),
+                selection: mapper.selection(),
+            })
+            .collect();
+        if let Err(e) = p.source.check(&checks).await {
             let e = e.context(format!("tenant {}", p.connection.tenant));
             report_error(&e.to_string());
             return outcome_of(e.kind());
