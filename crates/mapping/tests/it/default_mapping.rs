@@ -120,7 +120,18 @@ fn the_supply_mapping_fills_stock_and_the_supplier_module() {
         "physicalQuantity": 38, "allocatedQuantity": 20, "freeToAllocateQuantity": 18,
         "demandQuantity": 1, "availableNowQuantity": 17, "incomingQuantity": 10, "onDeliveryQuantity": 0
     });
-    let rows = run(&m, "inventory", &[stock]);
+    let rows = run(&m, "inventory", &[stock.clone()]);
+    assert_eq!(
+        rows["inventory_levels"][0],
+        serde_json::json!({
+            "tenant": "acme", "warehouse_id": 2, "size_id": 111, "warehouse_name": "Main",
+            "sku": "P1-M", "ean": null, "physical": null, "allocated": null, "free_to_allocate": 18,
+            "demand": null, "available_now": null, "incoming": null, "on_delivery": null, "observed_at": null
+        })
+    );
+    let full = compile_dir(&repo_root().join("mappings"), "centra/supply-full-stock.yaml", &ctx())
+        .unwrap_or_else(|d| panic!("{d}"));
+    let rows = run(&full, "inventory", &[stock.clone()]);
     assert_eq!(
         rows["inventory_levels"][0],
         serde_json::json!({
@@ -129,6 +140,10 @@ fn the_supply_mapping_fills_stock_and_the_supplier_module() {
             "demand": 1, "available_now": 17, "incoming": 10, "on_delivery": 0, "observed_at": null
         })
     );
+    // The standard file asks Centra only for the free quantity.
+    let selection = m.stream("inventory").unwrap().selection().unwrap();
+    assert!(selection.contains("freeToAllocateQuantity"), "{selection}");
+    assert!(!selection.contains("physicalQuantity"), "{selection}");
     let delivery = serde_json::json!({
         "id": 957, "number": "957-1", "status": "INSERTED", "purchaseOrder": {"id": 12},
         "supplier": {"id": 3, "name": "Mill"}, "warehouse": {"id": 2}, "currency": {"code": "EUR"},
