@@ -1,4 +1,5 @@
-//! `cartage demo`: the Centra simulator in-process, synced into SQLite.
+//! `cartage demo`: the Centra simulator in-process, synced into SQLite:
+//! orders, inventory, purchase orders and deliveries.
 //!
 //! The demo goes through exactly the code a real sync uses: the simulator
 //! listens on a loopback port and the Centra connector talks HTTP to it.
@@ -39,7 +40,7 @@ pub async fn run(db: &Path, orders: u64, cancel: CancellationToken) -> Outcome {
     running.shutdown().await;
     if matches!(outcome, Outcome::Done) {
         println!(
-            "Done. Look inside: sqlite3 {} 'select status, count(*) from orders group by 1'",
+            "Done. Look inside: sqlite3 {} 'select status, count(*) from orders group by 1' (also: order_lines, inventory_levels, purchase_orders, indeliveries, indelivery_lines)",
             db.display()
         );
     }
@@ -54,8 +55,10 @@ fn demo_connection(source_yaml: &str, db: &Path) -> Result<Connection, String> {
     Ok(Connection {
         tenant: "demo".to_owned(),
         source,
-        mappings: vec![crate::mapping::BUILTIN_DEFAULT.into()],
+        mappings: vec![crate::mapping::BUILTIN_DEFAULT.into(), crate::mapping::BUILTIN_SUPPLY.into()],
         sink,
-        streams: Some(vec!["orders".to_owned()]),
+        streams: Some(
+            ["orders", "inventory", "purchase_orders", "indeliveries"].map(str::to_owned).to_vec(),
+        ),
     })
 }

@@ -13,6 +13,12 @@ pub const BUILTIN_DEFAULT: &str = "builtin:centra/default.yaml";
 
 const BUILTIN_DEFAULT_TEXT: &str = include_str!("../../../mappings/centra/default.yaml");
 
+/// The standard Centra supply mapping (stock, purchase orders, deliveries),
+/// built into the binary like [`BUILTIN_DEFAULT`].
+pub const BUILTIN_SUPPLY: &str = "builtin:centra/supply.yaml";
+
+const BUILTIN_SUPPLY_TEXT: &str = include_str!("../../../mappings/centra/supply.yaml");
+
 /// The Centra schema the mapping's paths are checked against.
 const CENTRA_SCHEMA: &str = include_str!("../../../connectors/centra/schema.graphql");
 
@@ -39,6 +45,9 @@ pub fn read_source(name: &str) -> Option<(String, String)> {
     if name == BUILTIN_DEFAULT {
         return Some((name.to_owned(), BUILTIN_DEFAULT_TEXT.to_owned()));
     }
+    if name == BUILTIN_SUPPLY {
+        return Some((name.to_owned(), BUILTIN_SUPPLY_TEXT.to_owned()));
+    }
     let text = std::fs::read_to_string(name).ok()?;
     Some((name.to_owned(), text))
 }
@@ -47,7 +56,7 @@ pub fn read_source(name: &str) -> Option<(String, String)> {
 /// problem found, one per line, each with file:line:column.
 pub fn load(path: &Path, tenant: &str) -> Result<Loaded, String> {
     let name = path.to_string_lossy().into_owned();
-    if name != BUILTIN_DEFAULT && !path.is_file() {
+    if !name.starts_with("builtin:") && !path.is_file() {
         return Err(format!("{name}: mapping file not found"));
     }
     let context = CompileContext::centra(tenant, CENTRA_SCHEMA);
