@@ -230,13 +230,10 @@ impl CentraClient {
                             format!("HTTP 429 {rate_limited} times in a row"),
                         ));
                     }
-                    // Without a readable Retry-After, back off as for a failure, but at least 1 s.
-                    let wait = retry_after.unwrap_or_else(|| {
-                        self.retry.ceiling(rate_limited).max(Duration::from_secs(1))
-                    });
+                    let wait = self.retry.rate_limited_wait(retry_after, rate_limited);
                     // Hold every request of this tenant back, not just this one,
                     // and recalibrate before the next.
-                    self.budget.block_until(tokio::time::Instant::now() + wait);
+                    self.budget.block_for(wait);
                     self.calibrate_next.store(true, Ordering::Relaxed);
                     warn!(
                         wait_ms = wait.as_millis() as u64,

@@ -36,7 +36,8 @@ pub struct CentraConfig {
     #[serde(default)]
     pub tier: Tier,
     /// The fraction (0 < share <= 1) of the tier's limits this sync may use;
-    /// leave the rest to the brand's other integrations.
+    /// leave the rest to the brand's other integrations. It must leave at
+    /// least one request per 10 s (growth: share >= 1/60).
     #[serde(default = "default_budget_share")]
     pub budget_share: f64,
     /// Orders per page (1..=200).
@@ -58,6 +59,11 @@ pub struct CentraConfig {
     /// The longest backoff between two retries, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// The longest wait an HTTP 429's `Retry-After` may impose, in seconds.
+    /// A longer value (a broken header: 10^22 s, a date centuries ahead) is
+    /// capped with a warning, and the request is sent again after the cap.
+    #[serde(default = "default_max_retry_after_secs")]
+    pub max_retry_after_secs: u64,
     /// Marks orders deleted in Centra as deleted (`_deleted_at`), from
     /// Centra's `Order` `DELETED` events. Off by default: Centra must have
     /// enabled events for the environment, the token needs `Event:read` and
@@ -84,6 +90,16 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// The tier's name as configured.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Growth => "growth",
+            Tier::Enhanced => "enhanced",
+            Tier::HighVolume => "high-volume",
+            Tier::Enterprise => "enterprise",
+        }
+    }
+
     /// The tier's request and complexity quotas.
     pub fn quotas(self) -> TierQuotas {
         let (r10, r3600, c10, c3600) = match self {
@@ -136,6 +152,13 @@ fn default_max_backoff_ms() -> u64 {
     30_000
 }
 
+/// 15 minutes: Centra's honest waits are seconds (the 10 s window) or under a
+/// minute (one token of the hour window refills in 0.04–0.72 s); anything
+/// longer is a broken header, and a run should not hang for hours on it.
+fn default_max_retry_after_secs() -> u64 {
+    900
+}
+
 impl CentraConfig {
     /// Checks the configuration and builds the source for `tenant`.
     pub fn build(&self, tenant: &str) -> Result<CentraSource, cartage_core::Error> {
@@ -153,6 +176,17 @@ impl CentraConfig {
                 self.budget_share
             )));
         }
+        // A share that leaves less than one request per 10 s window makes
+        // a sync crawl for days; refuse it rather than appear hung.
+        let requests_10s = self.tier.quotas().requests_10s as f64;
+        if requests_10s * self.budget_share < 1.0 {
+            return Err(CentraError::Config(format!(
+                "centra budget_share {} is too small for the {} tier: it leaves less than one request per 10 s (expected at least {:.4})",
+                self.budget_share,
+                self.tier.name(),
+                1.0 / requests_10s
+            )));
+        }
         if !(1..=200).contains(&self.page_size) {
             return Err(CentraError::Config(format!(
                 "centra page_size {} is out of range (expected 1..=200)",
@@ -163,6 +197,7 @@ impl CentraConfig {
             ("timeout_ms", self.timeout_ms),
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_backoff_ms", self.max_backoff_ms),
+            ("max_retry_after_secs", self.max_retry_after_secs),
         ] {
             if value == 0 {
                 return Err(CentraError::Config(format!("centra {name} must be greater than 0")));
@@ -174,7 +209,11 @@ impl CentraConfig {
             token: self.token.clone(),
             timeout: Duration::from_millis(self.timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            retry: RetryPolicy::new(self.max_retries, Duration::from_millis(self.max_backoff_ms)),
+            retry: RetryPolicy::new(
+                self.max_retries,
+                Duration::from_millis(self.max_backoff_ms),
+                Duration::from_secs(self.max_retry_after_secs),
+            ),
             budget,
         })?;
         Ok(CentraSource::new(
@@ -264,6 +303,7 @@ mod tests {
         assert_eq!(c.timeout_ms, 60_000);
         assert_eq!(c.max_retries, 6);
         assert_eq!(c.max_backoff_ms, 30_000);
+        assert_eq!(c.max_retry_after_secs, 900);
         assert!(c.build("acme").is_ok());
     }
 
@@ -331,6 +371,14 @@ mod tests {
         assert!(build_error(&c).contains("budget_share 0 is out of range"));
         c.budget_share = 1.5;
         assert!(build_error(&c).contains("budget_share 1.5 is out of range"));
+        c.budget_share = 1e-9;
+        assert_eq!(
+            build_error(&c),
+            "configuration error: centra budget_share 0.000000001 is too small for the growth tier: \
+             it leaves less than one request per 10 s (expected at least 0.0167)"
+        );
+        c.budget_share = 0.02;
+        assert!(c.build("acme").is_ok());
         c.budget_share = 0.5;
         c.timeout_ms = 0;
         assert!(build_error(&c).contains("timeout_ms must be greater than 0"));
