@@ -403,6 +403,10 @@ impl WindowReader<'_> {
         let open_ended = window.to.is_none();
         let query =
             orders_query(&self.selection, window.from.is_some(), window.to.is_some(), open_ended);
+        let endpoint = || self.source.client.endpoint().to_owned();
+        // Connection cursors this walk has sent: one coming back means the
+        // server's keyset does not advance, and the walk would never end.
+        let mut sent_cursors = std::collections::HashSet::new();
         loop {
             if self.cancel.is_cancelled() {
                 return Err(CentraError::Cancelled);
@@ -438,11 +442,36 @@ impl WindowReader<'_> {
                 }
                 records.push(Record::from_raw(edge.node));
             }
-            let done = !connection.page_info.has_next_page || records.is_empty();
+            // The server's `hasNextPage` decides the end. A page that says
+            // more follow but brings nothing, or whose cursor does not move,
+            // is a server fault: stopping there would checkpoint the window
+            // as read with the rest unread, and following it would loop.
+            let done = !connection.page_info.has_next_page;
+            let request = || format!("orderConnection page after {after:?} of window {window:?}");
+            if !done && records.is_empty() {
+                return Err(CentraError::Response {
+                    endpoint: endpoint(),
+                    message: format!("{} has no orders but hasNextPage is true", request()),
+                });
+            }
             if !done && next_after.is_none() {
                 return Err(CentraError::Response {
-                    endpoint: self.source.client.endpoint().to_owned(),
-                    message: "orderConnection has a next page but no endCursor".into(),
+                    endpoint: endpoint(),
+                    message: format!("{} has a next page but no endCursor", request()),
+                });
+            }
+            if let Some(after) = after.as_ref() {
+                sent_cursors.insert(after.clone());
+            }
+            if let Some(repeated) =
+                next_after.as_ref().filter(|c| !done && sent_cursors.contains(*c))
+            {
+                return Err(CentraError::Response {
+                    endpoint: endpoint(),
+                    message: format!(
+                        "{} returned endCursor {repeated:?}, a cursor already sent: the walk does not advance",
+                        request()
+                    ),
                 });
             }
             let final_cursor = if open_ended { seen.max(cursor) } else { window.to };

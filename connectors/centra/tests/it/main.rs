@@ -2,7 +2,9 @@
 
 mod auth;
 mod deletions;
+mod fake;
 mod faults;
+mod lies;
 mod limits;
 mod no_date;
 mod orders;
