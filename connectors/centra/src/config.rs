@@ -59,6 +59,11 @@ pub struct CentraConfig {
     /// The longest backoff between two retries, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// The largest response body read, in MiB after decompression: a
+    /// larger one (a broken server, a compressed bomb) fails the request
+    /// with an error naming the limit instead of exhausting memory.
+    #[serde(default = "default_max_response_mib")]
+    pub max_response_mib: u64,
     /// The longest wait an HTTP 429's `Retry-After` may impose, in seconds.
     /// A longer value (a broken header: 10^22 s, a date centuries ahead) is
     /// capped with a warning, and the request is sent again after the cap.
@@ -152,6 +157,13 @@ fn default_max_backoff_ms() -> u64 {
     30_000
 }
 
+/// 64 MiB: a page of 200 orders with the default selection and a few dozen
+/// lines each is 1–5 MiB of JSON; 64 leaves room for custom attributes and
+/// wide mappings while bounding what one response can take.
+fn default_max_response_mib() -> u64 {
+    64
+}
+
 /// 15 minutes: Centra's honest waits are seconds (the 10 s window) or under a
 /// minute (one token of the hour window refills in 0.04–0.72 s); anything
 /// longer is a broken header, and a run should not hang for hours on it.
@@ -198,6 +210,7 @@ impl CentraConfig {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_backoff_ms", self.max_backoff_ms),
             ("max_retry_after_secs", self.max_retry_after_secs),
+            ("max_response_mib", self.max_response_mib),
         ] {
             if value == 0 {
                 return Err(CentraError::Config(format!("centra {name} must be greater than 0")));
@@ -215,6 +228,7 @@ impl CentraConfig {
                 Duration::from_secs(self.max_retry_after_secs),
             ),
             budget,
+            max_response_bytes: self.max_response_mib.saturating_mul(crate::client::MIB),
         })?;
         Ok(CentraSource::new(
             tenant.to_owned(),
@@ -304,6 +318,7 @@ mod tests {
         assert_eq!(c.max_retries, 6);
         assert_eq!(c.max_backoff_ms, 30_000);
         assert_eq!(c.max_retry_after_secs, 900);
+        assert_eq!(c.max_response_mib, 64);
         assert!(c.build("acme").is_ok());
     }
 

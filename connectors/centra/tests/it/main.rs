@@ -1,6 +1,7 @@
 //! Integration tests of the Centra source against the simulator over real HTTP.
 
 mod auth;
+mod bodies;
 mod deletions;
 mod fake;
 mod faults;
