@@ -13,6 +13,7 @@ use crate::client::{CentraClient, ClientOptions};
 use crate::error::CentraError;
 use crate::retry::RetryPolicy;
 use crate::source::CentraSource;
+use crate::window::WindowPolicy;
 
 /// The `source:` block of a connection with `type: centra`.
 ///
@@ -46,6 +47,19 @@ pub struct CentraConfig {
     /// How far before the stored cursor an incremental read starts, in seconds.
     #[serde(default = "default_lookback_secs")]
     pub lookback_secs: u64,
+    /// The Centra instance's time zone, an IANA name: the date filters are
+    /// sent as naive wall-clock time in it (`2026-10-25 02:30:00`), the form
+    /// Centra documents, so they mean the same instant whether or not Centra
+    /// honours an offset. `window.rs` has the DST handling.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// How far the server's `Date` header may be from the local clock, in
+    /// seconds, and still bound an `updatedAt` window. Beyond it (or
+    /// without a `Date`), `orders` reads an open-ended window with the
+    /// cursor from the largest `updatedAt` read, and `purchase_orders`
+    /// fails with an error saying so.
+    #[serde(default = "default_max_clock_skew_secs")]
+    pub max_clock_skew_secs: u64,
     /// Timeout of one HTTP request, body included, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -141,6 +155,19 @@ fn default_lookback_secs() -> u64 {
     300
 }
 
+/// Centra's own examples and most instances use Stockholm time.
+fn default_timezone() -> String {
+    "Europe/Stockholm".into()
+}
+
+/// 300 s, the default lookback: a server clock ahead by `s` sets the cursor
+/// `s` into the future, and the next window's lookback re-reads exactly
+/// `lookback_secs` of it; NTP-synced clocks differ by far less. A clock
+/// further off is not trusted to bound a window.
+fn default_max_clock_skew_secs() -> u64 {
+    300
+}
+
 fn default_timeout_ms() -> u64 {
     60_000
 }
@@ -216,6 +243,12 @@ impl CentraConfig {
                 return Err(CentraError::Config(format!("centra {name} must be greater than 0")));
             }
         }
+        let timezone: chrono_tz::Tz = self.timezone.trim().parse().map_err(|_| {
+            CentraError::Config(format!(
+                "centra timezone {:?} is not an IANA time zone name (e.g. Europe/Stockholm)",
+                self.timezone
+            ))
+        })?;
         let budget = Arc::new(Budget::new(self.tier.quotas(), self.budget_share));
         let client = CentraClient::new(ClientOptions {
             endpoint,
@@ -234,7 +267,11 @@ impl CentraConfig {
             tenant.to_owned(),
             client,
             self.page_size,
-            Duration::from_secs(self.lookback_secs),
+            WindowPolicy {
+                lookback: Duration::from_secs(self.lookback_secs),
+                timezone,
+                max_clock_skew: Duration::from_secs(self.max_clock_skew_secs),
+            },
             self.track_deletions,
         ))
     }
@@ -319,6 +356,8 @@ mod tests {
         assert_eq!(c.max_backoff_ms, 30_000);
         assert_eq!(c.max_retry_after_secs, 900);
         assert_eq!(c.max_response_mib, 64);
+        assert_eq!(c.timezone, "Europe/Stockholm");
+        assert_eq!(c.max_clock_skew_secs, 300);
         assert!(c.build("acme").is_ok());
     }
 
@@ -395,6 +434,13 @@ mod tests {
         c.budget_share = 0.02;
         assert!(c.build("acme").is_ok());
         c.budget_share = 0.5;
+        c.timezone = "Mars/Olympus".into();
+        assert_eq!(
+            build_error(&c),
+            "configuration error: centra timezone \"Mars/Olympus\" is not an IANA time zone name (e.g. Europe/Stockholm)"
+        );
+        c.timezone = "America/New_York".into();
+        assert!(c.build("acme").is_ok());
         c.timeout_ms = 0;
         assert!(build_error(&c).contains("timeout_ms must be greater than 0"));
     }

@@ -295,11 +295,6 @@ pub fn orders_query(selection: &str, has_from: bool, has_to: bool, read_cursor: 
     )
 }
 
-/// Centra's date input form, in UTC: `2026-11-28T07:00:00+00:00`.
-pub fn date_variable(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-}
-
 /// One page of `orderConnection`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrdersPage {
@@ -480,9 +475,8 @@ mod tests {
     }
 
     #[test]
-    fn dates_go_out_in_utc_and_come_back_in_both_offset_spellings() {
+    fn dates_come_back_in_both_offset_spellings() {
         let at = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
-        assert_eq!(date_variable(at), "2026-03-29T01:30:00+00:00");
         assert_eq!(parse_centra_instant("2026-03-29T03:30:00+02:00").unwrap(), at);
         assert_eq!(parse_centra_instant("2026-03-29T02:30:00+0100").unwrap(), at);
         assert!(parse_centra_instant("yesterday").is_err());

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use cartage_core::{
     Committed, Error, ReadRequest, ReadSummary, Record, Source, SourceBatch, StreamDef,
     StreamState, SyncMode, WriteMode,
 };
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -26,14 +26,15 @@ use crate::deliveries::{
 };
 use crate::error::CentraError;
 use crate::orders::{
-    DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
-    node_updated_at, normalize_selection, orders_query,
+    DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, node_updated_at,
+    normalize_selection, orders_query,
 };
 use crate::paging::{self, Paged};
 use crate::purchase_orders::{
     DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersState,
     purchase_orders_query,
 };
+use crate::window::WindowPolicy;
 
 /// The orders stream: one record per order, its lines inside.
 pub const ORDERS_STREAM: &str = "orders";
@@ -44,7 +45,7 @@ pub struct CentraSource {
     tenant: String,
     client: Arc<CentraClient>,
     page_size: u32,
-    lookback: Duration,
+    windows: WindowPolicy,
     track_deletions: bool,
 }
 
@@ -89,10 +90,10 @@ impl CentraSource {
         tenant: String,
         client: CentraClient,
         page_size: u32,
-        lookback: Duration,
+        windows: WindowPolicy,
         track_deletions: bool,
     ) -> Self {
-        CentraSource { tenant, client: Arc::new(client), page_size, lookback, track_deletions }
+        CentraSource { tenant, client: Arc::new(client), page_size, windows, track_deletions }
     }
 
     /// The tenant this source reads for.
@@ -137,26 +138,14 @@ impl CentraSource {
         }
 
         let server_now = self.client.probe(summary, &request.cancel).await?;
-        // A lookback too large to subtract means "from the beginning".
-        let from = cursor.and_then(|c| {
-            TimeDelta::from_std(self.lookback)
-                .ok()
-                .and_then(|lookback| c.checked_sub_signed(lookback))
-        });
-        let window = match server_now {
-            Some(now) => {
-                // updatedAt has whole seconds: everything changed from the
-                // server's `now` on carries updatedAt >= now, beyond `to`.
-                Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) }
-            }
-            None => {
-                warn!(
-                    endpoint = self.client.endpoint(),
-                    "centra sent no Date header: reading an open-ended window, cursor from the largest updatedAt read"
-                );
-                Window { from, to: None }
-            }
-        };
+        let (window, unbounded) = self.windows.next_window(cursor, server_now, SystemTime::now());
+        if let Some(reason) = unbounded {
+            warn!(
+                endpoint = self.client.endpoint(),
+                %reason,
+                "reading an open-ended orders window, cursor from the largest updatedAt read"
+            );
+        }
         debug!(tenant = %self.tenant, ?window, "reading orders window");
         let cursor = match reader.walk(window, None, None, cursor, summary).await? {
             Walk::Done(cursor) => cursor,
@@ -193,18 +182,20 @@ impl CentraSource {
             }
             cursor = window.to;
         }
-        let Some(now) = self.client.probe(summary, cancel).await? else {
+        let server_now = self.client.probe(summary, cancel).await?;
+        // A page walk stays exact only under a fixed upper bound (see
+        // `purchase_orders.rs`), and the checkpoint has no room for the
+        // largest updatedAt read: without a trusted server clock, stop
+        // with the reason rather than read a window that can lose rows.
+        let (window, unbounded) = self.windows.next_window(cursor, server_now, SystemTime::now());
+        if let Some(reason) = unbounded {
             return Err(CentraError::Response {
                 endpoint: self.client.endpoint().to_owned(),
-                message: "centra sent no Date header: the purchase_orders window needs the server's clock".into(),
+                message: format!(
+                    "{reason}: the purchase_orders window needs the server's clock (see max_clock_skew_secs)"
+                ),
             });
-        };
-        let from = cursor.and_then(|c| {
-            TimeDelta::from_std(self.lookback)
-                .ok()
-                .and_then(|lookback| c.checked_sub_signed(lookback))
-        });
-        let window = Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) };
+        }
         let last = self.purchase_orders_list("id", window).last_page(summary, cancel).await?;
         debug!(tenant = %self.tenant, ?window, pages = last, "reading purchase orders window");
         if last == 0 {
@@ -221,10 +212,10 @@ impl CentraSource {
     fn purchase_orders_list(&self, selection: &str, window: Window) -> Paged<'_> {
         let mut variables = serde_json::json!({});
         if let Some(to) = window.to {
-            variables["to"] = date_variable(to).into();
+            variables["to"] = self.windows.date_variable(to).into();
         }
         if let Some(from) = window.from {
-            variables["from"] = date_variable(from).into();
+            variables["from"] = self.windows.date_variable(from).into();
         }
         Paged {
             client: &self.client,
@@ -413,11 +404,12 @@ impl WindowReader<'_> {
             }
             let mut variables =
                 serde_json::json!({ "first": self.source.page_size, "after": after });
+            let dates = &self.source.windows;
             if let Some(from) = window.from {
-                variables["from"] = date_variable(from).into();
+                variables["from"] = dates.date_variable(from).into();
             }
             if let Some(to) = window.to {
-                variables["to"] = date_variable(to).into();
+                variables["to"] = dates.date_variable(to).into();
             }
             let page = self
                 .source
