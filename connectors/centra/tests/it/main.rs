@@ -2,6 +2,7 @@
 
 mod auth;
 mod bodies;
+mod clock;
 mod deletions;
 mod fake;
 mod faults;
