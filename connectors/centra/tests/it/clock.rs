@@ -67,3 +67,32 @@ async fn a_date_header_a_year_ahead_stops_purchase_orders_with_the_reason() {
     let (_, result) = read_stream(&trusting, "purchase_orders", None).await;
     result.unwrap();
 }
+
+/// Regression: `Retry-After: 1e22` on a 429 panicked the read (epoch
+/// arithmetic overflow). It is capped at `max_retry_after_secs` and the
+/// request is sent again.
+#[tokio::test]
+async fn an_absurd_retry_after_is_capped_and_the_read_goes_on() {
+    for value in ["1e22", "18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT", "-5"] {
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let once = std::sync::Arc::clone(&refused);
+        let (url, log) = serve(move |body| {
+            if !is_rate_limits(body) && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let headers = [(header::RETRY_AFTER, value)];
+                return Some((axum::http::StatusCode::TOO_MANY_REQUESTS, headers).into_response());
+            }
+            if is_rate_limits(body) {
+                return None;
+            }
+            ok(json!({"orderConnection": {"edges": [], "pageInfo": {"hasNextPage": false, "endCursor": null}}}))
+        })
+        .await;
+        let source = source(&url, json!({"max_retry_after_secs": 1}));
+        let started = std::time::Instant::now();
+        let (_, result) = read_stream(&source, "orders", None).await;
+        let summary = result.unwrap_or_else(|e| panic!("Retry-After: {value}: {e}"));
+        assert_eq!(summary.rate_limited, 1, "Retry-After: {value}");
+        assert!(started.elapsed() < Duration::from_secs(10), "Retry-After: {value}");
+        assert!(log.lock().unwrap().len() >= 3, "Retry-After: {value}");
+    }
+}
