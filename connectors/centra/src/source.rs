@@ -439,7 +439,18 @@ impl WindowReader<'_> {
             // is a server fault: stopping there would checkpoint the window
             // as read with the rest unread, and following it would loop.
             let done = !connection.page_info.has_next_page;
-            let request = || format!("orderConnection page after {after:?} of window {window:?}");
+            let request = || {
+                let bound =
+                    |at: Option<DateTime<Utc>>| at.map_or("open".to_owned(), |t| t.to_rfc3339());
+                let page = after
+                    .as_ref()
+                    .map_or("first page".to_owned(), |c| format!("page after cursor {c:?}"));
+                format!(
+                    "orderConnection {page} of the updatedAt window {} to {}",
+                    bound(window.from),
+                    bound(window.to)
+                )
+            };
             if !done && records.is_empty() {
                 return Err(CentraError::Response {
                     endpoint: endpoint(),
