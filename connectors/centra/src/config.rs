@@ -184,9 +184,10 @@ fn default_max_backoff_ms() -> u64 {
     30_000
 }
 
-/// 64 MiB: a page of 200 orders with the default selection and a few dozen
-/// lines each is 1–5 MiB of JSON; 64 leaves room for custom attributes and
-/// wide mappings while bounding what one response can take.
+/// 64 MiB: by estimate (about 2 KiB per order and 1 KiB per line with the
+/// default selection), a page of 200 orders of 30 lines each is ~7 MiB of
+/// JSON; 64 leaves room for custom attributes and wide mappings while
+/// bounding what one response can take.
 fn default_max_response_mib() -> u64 {
     64
 }
