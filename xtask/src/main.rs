@@ -199,7 +199,7 @@ fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Valu
     std::fs::write(
         &config,
         format!(
-            "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
+            "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n      max_clock_skew_secs: 315360000\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
             mapping.display(),
             db.display()
         ),

@@ -22,7 +22,13 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use tracing::warn;
+
 use crate::error::CentraError;
+
+/// A budget wait at least this long is logged: a sync that stands still
+/// for a minute should say why.
+const LONG_WAIT: Duration = Duration::from_secs(60);
 
 /// A tier's quotas, per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +78,21 @@ impl Bucket {
     /// Tokens per second.
     fn rate(&self) -> f64 {
         self.capacity / self.window.as_secs_f64()
+    }
+
+    /// How long refilling `missing` tokens takes, at most the bucket's
+    /// window. The server's bucket is full again one window after it was
+    /// last drained, so a longer wait (a tiny capacity, a deep debt after an
+    /// expensive query) only mirrors our model's arithmetic: send after the
+    /// window, and let a 429's `Retry-After` speak if the server disagrees.
+    /// A bucket that never refills (capacity 0) waits the window too,
+    /// instead of dividing by zero.
+    fn refill_time(&self, missing: f64) -> Duration {
+        let secs = missing / self.rate();
+        match Duration::try_from_secs_f64(secs) {
+            Ok(wait) if secs.is_finite() => wait.min(self.window),
+            _ => self.window,
+        }
     }
 
     fn cost(&self, complexity: f64) -> f64 {
@@ -163,7 +184,7 @@ impl BudgetState {
             let missing = need - bucket.level;
             // Sub-token shortfalls are float noise from the refill arithmetic.
             if missing > 1e-6 {
-                wait = wait.max(Duration::from_secs_f64(missing / bucket.rate()));
+                wait = wait.max(bucket.refill_time(missing));
             }
         }
         wait
@@ -198,6 +219,17 @@ impl BudgetState {
         self.unlimited = rows.is_empty();
         for bucket in &mut self.buckets {
             if let Some(row) = rows.iter().find(|row| bucket.matches(row)) {
+                if row.quota == 0 {
+                    // A bucket that holds nothing admits nothing: a quirk of
+                    // the report, not a limit to plan by. Keep our sizing;
+                    // a real refusal arrives as a 429 with Retry-After.
+                    warn!(
+                        kind = %row.kind,
+                        interval = %row.interval,
+                        "centra rateLimits reports a quota of 0; keeping the previous quota for this bucket"
+                    );
+                    continue;
+                }
                 bucket.capacity = row.quota as f64 * self.share;
                 bucket.level = (row.remaining as f64).min(bucket.capacity);
                 if bucket.resource == Resource::Complexity && bucket.window.as_secs() == 10 {
@@ -278,6 +310,12 @@ impl Budget {
                 }
                 delay
             };
+            if delay >= LONG_WAIT {
+                warn!(
+                    wait_secs = delay.as_secs(),
+                    "the centra rate-limit budget holds requests back (budget_share or the quotas left are small)"
+                );
+            }
             tokio::select! {
                 _ = cancel.cancelled() => return Err(CentraError::Cancelled),
                 _ = tokio::time::sleep(delay) => waited += delay,
@@ -297,8 +335,12 @@ impl Budget {
         self.lock().calibrate(rows, Instant::now());
     }
 
-    /// See [`BudgetState::block_until`].
-    pub fn block_until(&self, until: Instant) {
+    /// Holds every request back for `wait` from now (after an HTTP 429);
+    /// a wait beyond what an `Instant` can hold blocks as long as it can.
+    pub fn block_for(&self, wait: Duration) {
+        let now = Instant::now();
+        // One year: no wait comes near it after the `Retry-After` cap.
+        let until = now.checked_add(wait).unwrap_or(now + Duration::from_secs(365 * 86_400));
         self.lock().block_until(until);
     }
 
@@ -496,5 +538,54 @@ mod tests {
             }
         }
         panic!("a cancelled acquire kept charging");
+    }
+
+    /// Regression: a `rateLimits` row with quota 0 made a bucket of capacity
+    /// 0 whose refill rate is 0, and the wait `missing / 0` (infinite)
+    /// panicked in `Duration::from_secs_f64`.
+    #[test]
+    fn a_quota_of_zero_neither_panics_nor_waits_for_ever() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1.0, t0);
+        let rows = vec![
+            row("REQUEST_COUNT", "TEN_SECONDS", 0, 0),
+            row("REQUEST_COUNT", "ONE_HOUR", 0, 0),
+            row("QUERY_COMPLEXITY", "TEN_SECONDS", 0, 0),
+            row("QUERY_COMPLEXITY", "ONE_HOUR", 0, 0),
+        ];
+        b.calibrate(&rows, t0);
+        let mut now = t0;
+        for _ in 0..200 {
+            let d = b.delay(20_000.0, now);
+            assert!(d <= Duration::from_secs(3_600), "{d:?}");
+            now += d;
+            b.charge(20_000.0, now);
+        }
+        // The tier's sizing was kept: 4M complexity at 25k per second.
+        assert!(now - t0 < Duration::from_secs(600), "{:?}", now - t0);
+    }
+
+    /// Regression: a share of 1e-9 left buckets of 6e-8 requests refilling
+    /// at 6e-9 per second: the first request waited five years.
+    #[test]
+    fn a_tiny_share_waits_at_most_a_window_never_for_years() {
+        let t0 = Instant::now();
+        let mut b = BudgetState::new(GROWTH, 1e-9, t0);
+        let mut now = t0;
+        for _ in 0..3 {
+            let d = b.delay(15_000.0, now);
+            assert!(d <= Duration::from_secs(3_600), "{d:?}");
+            now += d;
+            b.charge(15_000.0, now);
+            b.correct(1, 15_000.0, 40_000, now);
+        }
+        let zero = BudgetState::new(
+            TierQuotas { requests_10s: 0, requests_1h: 0, complexity_10s: 0, complexity_1h: 0 },
+            1.0,
+            t0,
+        );
+        let mut zero = zero;
+        zero.charge(1.0, t0);
+        assert_eq!(zero.delay(1.0, t0), Duration::from_secs(3_600));
     }
 }

@@ -27,6 +27,9 @@ pub const RATE_LIMITS_QUERY: &str = "query CartageRateLimits { rateLimits { type
 /// seconds, not after the full backoff of a sync.
 const CHECK_RETRIES: u32 = 2;
 
+/// A mebibyte, the unit of `max_response_mib`.
+pub const MIB: u64 = 1024 * 1024;
+
 /// Recalibrate the budget from `rateLimits` after this many requests.
 const CALIBRATE_EVERY: u32 = 50;
 
@@ -43,6 +46,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
     pub budget: Arc<Budget>,
+    /// The largest response body read, in bytes, after decompression.
+    pub max_response_bytes: u64,
 }
 
 /// A successful GraphQL response.
@@ -63,6 +68,7 @@ pub struct CentraClient {
     token: Secret,
     retry: RetryPolicy,
     budget: Arc<Budget>,
+    max_response_bytes: u64,
     since_calibration: AtomicU32,
     calibrate_next: AtomicBool,
 }
@@ -109,6 +115,7 @@ impl CentraClient {
             token: options.token,
             retry: options.retry,
             budget: options.budget,
+            max_response_bytes: options.max_response_bytes,
             since_calibration: AtomicU32::new(0),
             calibrate_next: AtomicBool::new(false),
         })
@@ -247,13 +254,10 @@ impl CentraClient {
                             format!("HTTP 429 {rate_limited} times in a row"),
                         ));
                     }
-                    // Without a readable Retry-After, back off as for a failure, but at least 1 s.
-                    let wait = retry_after.unwrap_or_else(|| {
-                        self.retry.ceiling(rate_limited).max(Duration::from_secs(1))
-                    });
+                    let wait = self.retry.rate_limited_wait(retry_after, rate_limited);
                     // Hold every request of this tenant back, not just this one,
                     // and recalibrate before the next.
-                    self.budget.block_until(tokio::time::Instant::now() + wait);
+                    self.budget.block_for(wait);
                     self.calibrate_next.store(true, Ordering::Relaxed);
                     warn!(
                         wait_ms = wait.as_millis() as u64,
@@ -311,15 +315,52 @@ impl CentraClient {
                 "HTTP {status}, redirected to {location} (use that endpoint)"
             )));
         }
-        let bytes = match response.bytes().await {
+        let bytes = match self.read_body(response).await {
             Ok(bytes) => bytes,
-            Err(error) => {
-                return Outcome::Retry(
-                    self.token.redact(&format!("reading the response body: {}", describe(&error))),
-                );
-            }
+            Err(outcome) => return outcome,
         };
         classify(status, server_date, &bytes, self.endpoint.as_str(), &self.token)
+    }
+
+    /// Reads the body, at most `max_response_bytes` of it.
+    ///
+    /// reqwest inflates a gzip body as it streams (and then drops the
+    /// `Content-Length`, the compressed size), so the cap counts the
+    /// decompressed bytes chunk by chunk: a compressed bomb stops at the cap
+    /// after reading less than the cap off the wire, since the compressed
+    /// form is the smaller. An uncompressed body announcing more than the cap
+    /// is refused before its first byte. What is left unbounded, a
+    /// compressed stream yielding no output, is bounded by `timeout_ms`. Too
+    /// large is fatal: the same request gets the same answer again.
+    async fn read_body<T>(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Outcome<T>> {
+        let limit = self.max_response_bytes;
+        let too_large = |what: String| {
+            Outcome::Fatal(self.response_error(format!(
+                "the response body {what} max_response_mib = {} ({limit} bytes, decompressed); lower page_size or raise max_response_mib",
+                limit / MIB
+            )))
+        };
+        if let Some(length) = response.content_length().filter(|l| *l > limit) {
+            return Err(too_large(format!("announces {length} bytes, more than")));
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        return Err(too_large("exceeds".to_owned()));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(error) => {
+                    return Err(Outcome::Retry(
+                        self.token
+                            .redact(&format!("reading the response body: {}", describe(&error))),
+                    ));
+                }
+            }
+        }
     }
 
     fn response_error(&self, message: String) -> CentraError {

@@ -13,6 +13,7 @@ use crate::client::{CentraClient, ClientOptions};
 use crate::error::CentraError;
 use crate::retry::RetryPolicy;
 use crate::source::CentraSource;
+use crate::window::WindowPolicy;
 
 /// The `source:` block of a connection with `type: centra`.
 ///
@@ -36,7 +37,8 @@ pub struct CentraConfig {
     #[serde(default)]
     pub tier: Tier,
     /// The fraction (0 < share <= 1) of the tier's limits this sync may use;
-    /// leave the rest to the brand's other integrations.
+    /// leave the rest to the brand's other integrations. It must leave at
+    /// least one request per 10 s (growth: share >= 1/60).
     #[serde(default = "default_budget_share")]
     pub budget_share: f64,
     /// Orders per page (1..=200).
@@ -45,6 +47,19 @@ pub struct CentraConfig {
     /// How far before the stored cursor an incremental read starts, in seconds.
     #[serde(default = "default_lookback_secs")]
     pub lookback_secs: u64,
+    /// The Centra instance's time zone, an IANA name: the date filters are
+    /// sent as naive wall-clock time in it (`2026-10-25 02:30:00`), the form
+    /// Centra documents, so they mean the same instant whether or not Centra
+    /// honours an offset. `window.rs` has the DST handling.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// How far the server's `Date` header may be from the local clock, in
+    /// seconds, and still bound an `updatedAt` window. Beyond it (or
+    /// without a `Date`), `orders` reads an open-ended window with the
+    /// cursor from the largest `updatedAt` read, and `purchase_orders`
+    /// fails with an error saying so.
+    #[serde(default = "default_max_clock_skew_secs")]
+    pub max_clock_skew_secs: u64,
     /// Timeout of one HTTP request, body included, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -58,6 +73,16 @@ pub struct CentraConfig {
     /// The longest backoff between two retries, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// The largest response body read, in MiB after decompression: a
+    /// larger one (a broken server, a compressed bomb) fails the request
+    /// with an error naming the limit instead of exhausting memory.
+    #[serde(default = "default_max_response_mib")]
+    pub max_response_mib: u64,
+    /// The longest wait an HTTP 429's `Retry-After` may impose, in seconds.
+    /// A longer value (a broken header: 10^22 s, a date centuries ahead) is
+    /// capped with a warning, and the request is sent again after the cap.
+    #[serde(default = "default_max_retry_after_secs")]
+    pub max_retry_after_secs: u64,
     /// Marks orders deleted in Centra as deleted (`_deleted_at`), from
     /// Centra's `Order` `DELETED` events. Off by default: Centra must have
     /// enabled events for the environment, the token needs `Event:read` and
@@ -89,6 +114,16 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// The tier's name as configured.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Growth => "growth",
+            Tier::Enhanced => "enhanced",
+            Tier::HighVolume => "high-volume",
+            Tier::Enterprise => "enterprise",
+        }
+    }
+
     /// The tier's request and complexity quotas.
     pub fn quotas(self) -> TierQuotas {
         let (r10, r3600, c10, c3600) = match self {
@@ -132,6 +167,19 @@ fn default_inventory_snapshot_interval_secs() -> u64 {
     86_400
 }
 
+/// Centra's own examples and most instances use Stockholm time.
+fn default_timezone() -> String {
+    "Europe/Stockholm".into()
+}
+
+/// 300 s, the default lookback: a server clock ahead by `s` sets the cursor
+/// `s` into the future, and the next window's lookback re-reads exactly
+/// `lookback_secs` of it; NTP-synced clocks differ by far less. A clock
+/// further off is not trusted to bound a window.
+fn default_max_clock_skew_secs() -> u64 {
+    300
+}
+
 fn default_timeout_ms() -> u64 {
     60_000
 }
@@ -146,6 +194,21 @@ fn default_max_retries() -> u32 {
 
 fn default_max_backoff_ms() -> u64 {
     30_000
+}
+
+/// 64 MiB: by estimate (about 2 KiB per order and 1 KiB per line with the
+/// default selection), a page of 200 orders of 30 lines each is ~7 MiB of
+/// JSON; 64 leaves room for custom attributes and wide mappings while
+/// bounding what one response can take.
+fn default_max_response_mib() -> u64 {
+    64
+}
+
+/// 15 minutes: Centra's honest waits are seconds (the 10 s window) or under a
+/// minute (one token of the hour window refills in 0.04–0.72 s); anything
+/// longer is a broken header, and a run should not hang for hours on it.
+fn default_max_retry_after_secs() -> u64 {
+    900
 }
 
 impl CentraConfig {
@@ -165,6 +228,17 @@ impl CentraConfig {
                 self.budget_share
             )));
         }
+        // A share that leaves less than one request per 10 s window makes
+        // a sync crawl for days; refuse it rather than appear hung.
+        let requests_10s = self.tier.quotas().requests_10s as f64;
+        if requests_10s * self.budget_share < 1.0 {
+            return Err(CentraError::Config(format!(
+                "centra budget_share {} is too small for the {} tier: it leaves less than one request per 10 s (expected at least {:.4})",
+                self.budget_share,
+                self.tier.name(),
+                1.0 / requests_10s
+            )));
+        }
         if !(1..=200).contains(&self.page_size) {
             return Err(CentraError::Config(format!(
                 "centra page_size {} is out of range (expected 1..=200)",
@@ -175,25 +249,42 @@ impl CentraConfig {
             ("timeout_ms", self.timeout_ms),
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_backoff_ms", self.max_backoff_ms),
+            ("max_retry_after_secs", self.max_retry_after_secs),
+            ("max_response_mib", self.max_response_mib),
         ] {
             if value == 0 {
                 return Err(CentraError::Config(format!("centra {name} must be greater than 0")));
             }
         }
+        let timezone: chrono_tz::Tz = self.timezone.trim().parse().map_err(|_| {
+            CentraError::Config(format!(
+                "centra timezone {:?} is not an IANA time zone name (e.g. Europe/Stockholm)",
+                self.timezone
+            ))
+        })?;
         let budget = Arc::new(Budget::new(self.tier.quotas(), self.budget_share));
         let client = CentraClient::new(ClientOptions {
             endpoint,
             token: self.token.clone(),
             timeout: Duration::from_millis(self.timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            retry: RetryPolicy::new(self.max_retries, Duration::from_millis(self.max_backoff_ms)),
+            retry: RetryPolicy::new(
+                self.max_retries,
+                Duration::from_millis(self.max_backoff_ms),
+                Duration::from_secs(self.max_retry_after_secs),
+            ),
             budget,
+            max_response_bytes: self.max_response_mib.saturating_mul(crate::client::MIB),
         })?;
         Ok(CentraSource::new(
             tenant.to_owned(),
             client,
             self.page_size,
-            Duration::from_secs(self.lookback_secs),
+            WindowPolicy {
+                lookback: Duration::from_secs(self.lookback_secs),
+                timezone,
+                max_clock_skew: Duration::from_secs(self.max_clock_skew_secs),
+            },
             self.track_deletions,
             Duration::from_secs(self.inventory_snapshot_interval_secs),
         ))
@@ -277,6 +368,10 @@ mod tests {
         assert_eq!(c.timeout_ms, 60_000);
         assert_eq!(c.max_retries, 6);
         assert_eq!(c.max_backoff_ms, 30_000);
+        assert_eq!(c.max_retry_after_secs, 900);
+        assert_eq!(c.max_response_mib, 64);
+        assert_eq!(c.timezone, "Europe/Stockholm");
+        assert_eq!(c.max_clock_skew_secs, 300);
         assert!(c.build("acme").is_ok());
     }
 
@@ -344,7 +439,22 @@ mod tests {
         assert!(build_error(&c).contains("budget_share 0 is out of range"));
         c.budget_share = 1.5;
         assert!(build_error(&c).contains("budget_share 1.5 is out of range"));
+        c.budget_share = 1e-9;
+        assert_eq!(
+            build_error(&c),
+            "configuration error: centra budget_share 0.000000001 is too small for the growth tier: \
+             it leaves less than one request per 10 s (expected at least 0.0167)"
+        );
+        c.budget_share = 0.02;
+        assert!(c.build("acme").is_ok());
         c.budget_share = 0.5;
+        c.timezone = "Mars/Olympus".into();
+        assert_eq!(
+            build_error(&c),
+            "configuration error: centra timezone \"Mars/Olympus\" is not an IANA time zone name (e.g. Europe/Stockholm)"
+        );
+        c.timezone = "America/New_York".into();
+        assert!(c.build("acme").is_ok());
         c.timeout_ms = 0;
         assert!(build_error(&c).contains("timeout_ms must be greater than 0"));
     }

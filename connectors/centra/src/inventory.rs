@@ -36,6 +36,7 @@
 //! budget's 10-second complexity bucket.
 
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use cartage_core::{ReadRequest, ReadSummary, Record, SnapshotPart, SourceBatch, StreamState};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -47,7 +48,6 @@ use tracing::{debug, info, warn};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::CentraError;
-use crate::orders::date_variable;
 use crate::paging;
 use crate::source::{CentraSource, resume};
 
@@ -281,14 +281,17 @@ impl CentraSource {
             reader.snapshot(walk, false, summary).await?;
             return Ok(());
         }
-        let now = self.client.probe(summary, cancel).await?;
-        let Some(now) = now.map(DateTime::<Utc>::from) else {
-            warn!(tenant = %self.tenant, "centra sent no Date header: taking a full inventory snapshot (changes cannot be windowed)");
-            let walk = reader.plan(None, summary).await?;
-            reader.snapshot(walk, true, summary).await?;
-            return Ok(());
+        let server = self.client.probe(summary, cancel).await?;
+        let now = match self.windows.server_clock(server, SystemTime::now()) {
+            Ok(now) => now,
+            Err(reason) => {
+                warn!(tenant = %self.tenant, %reason, "taking a full inventory snapshot: changes cannot be windowed without the server's clock");
+                let walk = reader.plan(None, summary).await?;
+                reader.snapshot(walk, true, summary).await?;
+                return Ok(());
+            }
         };
-        let bound = now - TimeDelta::seconds(1);
+        let bound = self.windows.to(now - TimeDelta::seconds(1));
         let due = match state.snapshot_at {
             None => true,
             Some(at) => {
@@ -306,14 +309,17 @@ impl CentraSource {
                 return Ok(());
             }
         };
-        let from = TimeDelta::from_std(self.lookback)
-            .ok()
-            .and_then(|lookback| cursor.checked_sub_signed(lookback))
-            .unwrap_or(cursor);
-        match reader.changed_sizes(from, bound, summary).await? {
+        let (window, unbounded) = self.windows.next_window(Some(cursor), server, SystemTime::now());
+        let (Some(from), Some(to)) = (window.from, window.to) else {
+            let reason = unbounded.unwrap_or_else(|| "no lower bound".into());
+            warn!(tenant = %self.tenant, %reason, "taking a full inventory snapshot: this run's changes cannot be windowed");
+            let walk = reader.plan(Some(bound), summary).await?;
+            return reader.snapshot(walk, true, summary).await;
+        };
+        match reader.changed_sizes(from, to, summary).await? {
             Some(sizes) => {
                 info!(tenant = %self.tenant, sizes = sizes.len(), "re-reading the stock of changed sizes");
-                reader.reread(sizes, state.snapshot_at, cursor, bound, summary).await
+                reader.reread(sizes, state.snapshot_at, cursor, to, summary).await
             }
             None => {
                 let walk = reader.plan(Some(bound), summary).await?;
@@ -530,7 +536,8 @@ impl StockReader<'_> {
         summary: &mut ReadSummary,
     ) -> Result<Option<BTreeSet<i64>>, CentraError> {
         let mut sizes = BTreeSet::new();
-        let (from, to) = (date_variable(from), date_variable(to));
+        let dates = &self.source.windows;
+        let (from, to) = (dates.date_variable(from), dates.date_variable(to));
         let connections = [
             (STOCK_CHANGES_QUERY, "stockChangeConnection", Some(200usize)),
             (CHANGED_ORDERS_QUERY, "orderConnection", None),

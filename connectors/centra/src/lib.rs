@@ -20,6 +20,9 @@
 //! - [`purchase_orders`]: the `purchase_orders` stream, by `updatedAt`
 //!   window, walked from its last page down (`purchaseOrders` has no keyset
 //!   cursor, and a window's set can only shrink during the walk).
+//! - [`window`]: the `updatedAt` windows: the upper bound from the server's
+//!   clock within `max_clock_skew_secs` of the local one, the bounds written
+//!   as naive time in the instance's zone, safe in the autumn DST fold.
 //! - [`deliveries`]: the `indeliveries` stream; `paging`: the walk from the
 //!   last page down that both list streams use.
 //! - Deleted orders (opt-in, `track_deletions`): read from Centra's
@@ -39,6 +42,7 @@ pub(crate) mod paging;
 pub mod purchase_orders;
 pub mod retry;
 pub mod source;
+pub mod window;
 
 pub use budget::Budget;
 pub use checkpoint::Checkpoint;

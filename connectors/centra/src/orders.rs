@@ -175,11 +175,94 @@ fn balanced(text: &str) -> bool {
     depth == 0 && !in_string
 }
 
+/// The argument that makes `Order.lines` include fully cancelled lines.
+const ALL_LINES: &str = "(includeFullyCancelled: true)";
+
+/// `selection` with every bare `lines` field of the order (no arguments,
+/// directly on the order or in an inline fragment on it) written as
+/// `lines(includeFullyCancelled: true)`.
+///
+/// Centra omits fully cancelled lines unless asked, and the sink marks a
+/// child row missing from its order's batch `_deleted_at`: a mapping that
+/// writes plain `lines` would mark every line cancelled in full as removed.
+/// We chose to always fetch them, so a cancellation reaches the tables as
+/// a cancelled quantity, not as a deletion. A `lines` with arguments is kept
+/// as written: a mapping that says `includeFullyCancelled: false` means it.
+/// Nested `lines` (a shipment's, a return's) are other fields, untouched.
+pub fn with_cancelled_lines(selection: &str) -> String {
+    let bytes = selection.as_bytes();
+    let mut out = String::with_capacity(selection.len() + ALL_LINES.len());
+    // Per open brace: does it open an inline fragment (still on the order)?
+    let mut braces: Vec<bool> = Vec::new();
+    let mut parens = 0u32;
+    // `...` then `on` seen: the next brace opens an inline fragment.
+    let (mut spread, mut fragment_next) = (false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let start = i;
+        match c {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b')' => {
+                parens = if c == b'(' { parens + 1 } else { parens.saturating_sub(1) };
+                i += 1;
+            }
+            b'{' => {
+                braces.push(fragment_next);
+                (spread, fragment_next) = (false, false);
+                i += 1;
+            }
+            b'}' => {
+                braces.pop();
+                i += 1;
+            }
+            b'.' if selection[i..].starts_with("...") => {
+                spread = true;
+                i += 3;
+            }
+            _ if c == b'_' || c.is_ascii_alphabetic() => {
+                while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
+                    i += 1;
+                }
+                let name = &selection[start..i];
+                out.push_str(name);
+                if spread {
+                    spread = false;
+                    fragment_next = name == "on";
+                    continue;
+                }
+                let next = selection[i..].trim_start().as_bytes().first().copied();
+                let on_the_order = parens == 0 && braces.iter().all(|fragment| *fragment);
+                if name == "lines" && on_the_order && !matches!(next, Some(b'(' | b':')) {
+                    out.push_str(ALL_LINES);
+                }
+                continue;
+            }
+            _ => i += 1,
+        }
+        out.push_str(&selection[start..i]);
+    }
+    out
+}
+
 /// The page query for a window with the given bounds. Only the variables
 /// used are declared (GraphQL refuses unused ones), so there is one query
 /// text per combination of bounds. `read_cursor` adds `updatedAt` under
-/// [`CURSOR_ALIAS`].
+/// [`CURSOR_ALIAS`]. Bare `lines` become `lines(includeFullyCancelled:
+/// true)` ([`with_cancelled_lines`]).
 pub fn orders_query(selection: &str, has_from: bool, has_to: bool, read_cursor: bool) -> String {
+    let selection = with_cancelled_lines(selection);
     let mut params = String::from("$first: Int!, $after: String");
     let mut range = Vec::new();
     if has_from {
@@ -210,11 +293,6 @@ pub fn orders_query(selection: &str, has_from: bool, has_to: bool, read_cursor: 
   }}
 }}"
     )
-}
-
-/// Centra's date input form, in UTC: `2026-11-28T07:00:00+00:00`.
-pub fn date_variable(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
 /// One page of `orderConnection`.
@@ -315,6 +393,48 @@ mod tests {
         );
     }
 
+    fn check_lines(selection: &str, expected: &str) {
+        assert_eq!(with_cancelled_lines(selection), expected, "selection: {selection}");
+    }
+
+    /// Regression: a mapping writing plain `lines` lost fully cancelled
+    /// lines, and the sink marked them `_deleted_at` as if removed.
+    #[test]
+    fn bare_order_lines_are_asked_with_fully_cancelled_ones() {
+        let all = "lines(includeFullyCancelled: true)";
+        check_lines("id lines { id }", &format!("id {all} {{ id }}"));
+        check_lines("lines{id}", &format!("{all}{{id}}"));
+        check_lines("id\nlines\n", &format!("id\n{all}\n"));
+        check_lines("all: lines { id }", &format!("all: {all} {{ id }}"));
+        check_lines("lines: lines { id }", &format!("lines: {all} {{ id }}"));
+        check_lines(
+            "... on DirectToConsumerOrder { lines { id } }",
+            &format!("... on DirectToConsumerOrder {{ {all} {{ id }} }}"),
+        );
+        check_lines(
+            "lines @include(if: true) { id }",
+            &format!("{all} @include(if: true) {{ id }}"),
+        );
+        // Kept as written: explicit arguments, nested fields, other names,
+        // strings and comments.
+        for kept in [
+            "lines(includeFullyCancelled: false) { id }",
+            "lines(includeFullyCancelled:true){id}",
+            "shipments { lines { id } }",
+            "linesCount lineValues",
+            r#"createdAt(format: "lines {") id"#,
+            "# lines { id }\nid",
+            "...OrderLines",
+        ] {
+            check_lines(kept, kept);
+        }
+        let selection = normalize_selection(DEFAULT_ORDER_SELECTION).unwrap();
+        assert_eq!(with_cancelled_lines(&selection), selection);
+        let query = orders_query("id lines { id }", true, true, false);
+        assert!(query.contains(&format!("id {all} {{ id }}")), "{query}");
+        validate(&query);
+    }
+
     #[test]
     fn queries_declare_only_the_bounds_they_use() {
         let q = orders_query("id", false, true, false);
@@ -354,9 +474,8 @@ mod tests {
     }
 
     #[test]
-    fn dates_go_out_in_utc_and_come_back_in_both_offset_spellings() {
+    fn dates_come_back_in_both_offset_spellings() {
         let at = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
-        assert_eq!(date_variable(at), "2026-03-29T01:30:00+00:00");
         assert_eq!(parse_centra_instant("2026-03-29T03:30:00+02:00").unwrap(), at);
         assert_eq!(parse_centra_instant("2026-03-29T02:30:00+0100").unwrap(), at);
         assert!(parse_centra_instant("yesterday").is_err());

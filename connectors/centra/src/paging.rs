@@ -57,18 +57,39 @@ impl Paged<'_> {
     /// The number of non-empty pages: pages 1, 2, 4, … until one is empty,
     /// then a binary search. Use a query that asks only for `id`: the probes
     /// then cost little of the complexity budget.
+    ///
+    /// A server that ignores `page` (every page the same rows) would make
+    /// the search report 2^31 pages and the walk down read them all: a
+    /// probed page that repeats page 1 is an error instead.
     pub async fn last_page(
         &self,
         summary: &mut ReadSummary,
         cancel: &CancellationToken,
     ) -> Result<u32, CentraError> {
-        if self.page(1, summary, cancel).await?.is_empty() {
+        let first_rows = self.page(1, summary, cancel).await?;
+        if first_rows.is_empty() {
             return Ok(0);
         }
+        let first: Vec<&str> = first_rows.iter().map(|row| row.get()).collect();
+        let mut has_rows = async |page: u32| -> Result<bool, CentraError> {
+            let rows = self.page(page, summary, cancel).await?;
+            if rows.len() == first.len()
+                && rows.iter().map(|row| row.get()).eq(first.iter().copied())
+            {
+                return Err(CentraError::Response {
+                    endpoint: self.client.endpoint().to_owned(),
+                    message: format!(
+                        "{} page {page} (limit {}) repeats page 1: the server ignores `page`, the walk would not end",
+                        self.field, self.page_size
+                    ),
+                });
+            }
+            Ok(!rows.is_empty())
+        };
         // Page `lo` has rows, page `hi` has none.
         let mut lo = 1u32;
         let mut hi = 2u32;
-        while !self.page(hi, summary, cancel).await?.is_empty() {
+        while has_rows(hi).await? {
             lo = hi;
             hi = match hi.checked_mul(2) {
                 Some(h) => h,
@@ -77,10 +98,10 @@ impl Paged<'_> {
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if self.page(mid, summary, cancel).await?.is_empty() {
-                hi = mid;
-            } else {
+            if has_rows(mid).await? {
                 lo = mid;
+            } else {
+                hi = mid;
             }
         }
         Ok(lo)

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
+use tracing::warn;
 
 /// The first backoff's upper bound; each further retry doubles it.
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
@@ -22,11 +23,32 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// No backoff is longer than this.
     pub max_backoff: Duration,
+    /// No wait a `Retry-After` asks for is longer than this.
+    pub max_retry_after: Duration,
 }
 
 impl RetryPolicy {
-    pub fn new(max_retries: u32, max_backoff: Duration) -> Self {
-        RetryPolicy { max_retries, base: BASE_BACKOFF, max_backoff }
+    pub fn new(max_retries: u32, max_backoff: Duration, max_retry_after: Duration) -> Self {
+        RetryPolicy { max_retries, base: BASE_BACKOFF, max_backoff, max_retry_after }
+    }
+
+    /// The wait after the `rate_limited`-th HTTP 429 in a row, `asked` being
+    /// what its `Retry-After` says ([`parse_retry_after`]). Without a
+    /// readable value: the backoff ceiling, at least 1 s. A value beyond
+    /// `max_retry_after` (a broken header: 10^22 s, a date centuries ahead)
+    /// is capped with a warning: after the capped wait the request is sent
+    /// again, and a server that still means it answers 429 again.
+    pub fn rate_limited_wait(&self, asked: Option<Duration>, rate_limited: u32) -> Duration {
+        let wait = asked.unwrap_or_else(|| self.ceiling(rate_limited).max(Duration::from_secs(1)));
+        if wait > self.max_retry_after {
+            warn!(
+                asked_secs = wait.as_secs(),
+                max_retry_after_secs = self.max_retry_after.as_secs(),
+                "centra Retry-After asks for an absurd wait; waiting max_retry_after_secs instead"
+            );
+            return self.max_retry_after;
+        }
+        wait
     }
 
     /// The upper bound of the wait before retry number `retry` (1-based):
@@ -54,7 +76,12 @@ impl RetryPolicy {
 /// one, else against `local_now`: the local clock may disagree with the
 /// server's, and waiting by the wrong clock means retrying too early. The
 /// `Date` header is truncated to whole seconds, so the result never
-/// undershoots the server's intent. `None` if the value is unreadable.
+/// undershoots the server's intent. `None` if the value is unreadable
+/// (negative, not a number, not finite).
+///
+/// Never panics: a value too large for a `Duration` or a `SystemTime` (10^22,
+/// `u64::MAX` milliseconds) is `Duration::MAX`, which
+/// [`RetryPolicy::rate_limited_wait`] caps.
 pub fn parse_retry_after(
     value: &str,
     server_date: Option<SystemTime>,
@@ -63,17 +90,23 @@ pub fn parse_retry_after(
     let value = value.trim();
     let reference = server_date.unwrap_or(local_now);
     let until = |at: SystemTime| Some(at.duration_since(reference).unwrap_or(Duration::ZERO));
+    let epoch_plus = |secs: f64| {
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
+            .map_or(Some(Duration::MAX), until)
+    };
     if let Ok(number) = value.parse::<f64>() {
         if !number.is_finite() || number < 0.0 {
             return None;
         }
         if number >= EPOCH_MILLIS_FLOOR {
-            return until(UNIX_EPOCH + Duration::from_secs_f64(number / 1000.0));
+            return epoch_plus(number / 1000.0);
         }
         if number >= EPOCH_SECONDS_FLOOR {
-            return until(UNIX_EPOCH + Duration::from_secs_f64(number));
+            return epoch_plus(number);
         }
-        return Some(Duration::from_secs_f64(number));
+        return Some(Duration::try_from_secs_f64(number).unwrap_or(Duration::MAX));
     }
     if let Ok(at) = httpdate::parse_http_date(value) {
         return until(at);
@@ -147,7 +180,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_exponentially_up_to_the_cap() {
-        let policy = RetryPolicy::new(10, Duration::from_secs(5));
+        let policy = RetryPolicy::new(10, Duration::from_secs(5), Duration::from_secs(900));
         assert_eq!(policy.ceiling(1), Duration::from_millis(200));
         assert_eq!(policy.ceiling(2), Duration::from_millis(400));
         assert_eq!(policy.ceiling(4), Duration::from_millis(1600));
@@ -157,7 +190,7 @@ mod tests {
 
     #[test]
     fn backoff_is_jittered_within_its_bounds() {
-        let policy = RetryPolicy::new(10, Duration::from_secs(5));
+        let policy = RetryPolicy::new(10, Duration::from_secs(5), Duration::from_secs(900));
         let mut rng = StdRng::seed_from_u64(7);
         for retry in 1..=8 {
             let waits: Vec<Duration> = (0..200).map(|_| policy.backoff(retry, &mut rng)).collect();
@@ -167,6 +200,48 @@ mod tests {
             let low = waits.iter().filter(|w| **w < ceiling / 4).count();
             let high = waits.iter().filter(|w| **w > ceiling * 3 / 4).count();
             assert!(low > 20 && high > 20, "retry {retry}: {low} low, {high} high of 200");
+        }
+    }
+
+    /// Regression: `Retry-After: 1e22` panicked (`Duration::from_secs_f64`
+    /// overflow), and a date centuries ahead overflowed the budget's
+    /// `Instant` arithmetic. Each absurd value is now capped or refused.
+    #[test]
+    fn absurd_retry_after_values_never_panic_and_are_capped() {
+        let policy = RetryPolicy::new(3, Duration::from_secs(5), Duration::from_secs(900));
+        let cap = Some(Duration::from_secs(900));
+        let far_date = "Fri, 31 Dec 9999 23:59:59 GMT";
+        let huge = u64::MAX.to_string();
+        for (value, parsed, waited) in [
+            ("1e22", Some(Duration::MAX), cap),
+            ("1e400", None, None),
+            (huge.as_str(), None, cap),
+            ("18446744073709551615000", Some(Duration::MAX), cap),
+            ("1e11", None, cap),
+            (far_date, None, cap),
+            ("2999-01-01T00:00:00+00:00", None, cap),
+            ("-1", None, None),
+            ("-1e22", None, None),
+            ("NaN", None, None),
+            ("inf", None, None),
+            ("1.5.3", None, None),
+            ("0x10", None, None),
+            ("899.5", Some(Duration::from_millis(899_500)), Some(Duration::from_millis(899_500))),
+            ("901", Some(Duration::from_secs(901)), cap),
+        ] {
+            let asked = parse_retry_after(value, Some(at(NOW)), at(NOW));
+            if let Some(parsed) = parsed {
+                assert_eq!(asked, Some(parsed), "Retry-After: {value}");
+            }
+            let wait = policy.rate_limited_wait(asked, 1);
+            match waited {
+                Some(waited) => assert_eq!(wait, waited, "Retry-After: {value}"),
+                // Unreadable: the backoff ceiling, at least 1 s.
+                None => {
+                    assert_eq!(asked, None, "Retry-After: {value}");
+                    assert_eq!(wait, Duration::from_secs(1), "Retry-After: {value}");
+                }
+            }
         }
     }
 }

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use cartage_core::{
     Committed, Error, ReadRequest, ReadSummary, Record, SnapshotPart, Source, SourceBatch,
     StreamCheck, StreamDef, StreamState, SyncMode, WriteMode,
 };
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -27,14 +28,15 @@ use crate::deliveries::{
 use crate::error::CentraError;
 use crate::inventory::{DEFAULT_INVENTORY_SELECTION, INVENTORY_STREAM, stock_check_query};
 use crate::orders::{
-    DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, date_variable,
-    node_updated_at, normalize_selection, orders_query,
+    DEFAULT_ORDER_SELECTION, OrdersPage, OrdersState, STATE_VERSION, Window, node_updated_at,
+    normalize_selection, orders_query,
 };
 use crate::paging::{self, Paged};
 use crate::purchase_orders::{
     DEFAULT_PURCHASE_ORDER_SELECTION, PURCHASE_ORDERS_STREAM, PurchaseOrdersState,
     purchase_orders_query,
 };
+use crate::window::WindowPolicy;
 
 /// The orders stream: one record per order, its lines inside.
 pub const ORDERS_STREAM: &str = "orders";
@@ -45,7 +47,7 @@ pub struct CentraSource {
     pub(crate) tenant: String,
     pub(crate) client: Arc<CentraClient>,
     pub(crate) page_size: u32,
-    pub(crate) lookback: Duration,
+    pub(crate) windows: WindowPolicy,
     pub(crate) track_deletions: bool,
     /// How often the inventory stream takes a full snapshot.
     pub(crate) inventory_interval: Duration,
@@ -95,7 +97,7 @@ impl CentraSource {
         tenant: String,
         client: CentraClient,
         page_size: u32,
-        lookback: Duration,
+        windows: WindowPolicy,
         track_deletions: bool,
         inventory_interval: Duration,
     ) -> Self {
@@ -103,7 +105,7 @@ impl CentraSource {
             tenant,
             client: Arc::new(client),
             page_size,
-            lookback,
+            windows,
             track_deletions,
             inventory_interval,
         }
@@ -151,26 +153,14 @@ impl CentraSource {
         }
 
         let server_now = self.client.probe(summary, &request.cancel).await?;
-        // A lookback too large to subtract means "from the beginning".
-        let from = cursor.and_then(|c| {
-            TimeDelta::from_std(self.lookback)
-                .ok()
-                .and_then(|lookback| c.checked_sub_signed(lookback))
-        });
-        let window = match server_now {
-            Some(now) => {
-                // updatedAt has whole seconds: everything changed from the
-                // server's `now` on carries updatedAt >= now, beyond `to`.
-                Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) }
-            }
-            None => {
-                warn!(
-                    endpoint = self.client.endpoint(),
-                    "centra sent no Date header: reading an open-ended window, cursor from the largest updatedAt read"
-                );
-                Window { from, to: None }
-            }
-        };
+        let (window, unbounded) = self.windows.next_window(cursor, server_now, SystemTime::now());
+        if let Some(reason) = unbounded {
+            warn!(
+                endpoint = self.client.endpoint(),
+                %reason,
+                "reading an open-ended orders window, cursor from the largest updatedAt read"
+            );
+        }
         debug!(tenant = %self.tenant, ?window, "reading orders window");
         let cursor = match reader.walk(window, None, None, cursor, summary).await? {
             Walk::Done(cursor) => cursor,
@@ -210,18 +200,20 @@ impl CentraSource {
             }
             cursor = window.to;
         }
-        let Some(now) = self.client.probe(summary, cancel).await? else {
+        let server_now = self.client.probe(summary, cancel).await?;
+        // A page walk stays exact only under a fixed upper bound (see
+        // `purchase_orders.rs`), and the checkpoint has no room for the
+        // largest updatedAt read: without a trusted server clock, stop
+        // with the reason rather than read a window that can lose rows.
+        let (window, unbounded) = self.windows.next_window(cursor, server_now, SystemTime::now());
+        if let Some(reason) = unbounded {
             return Err(CentraError::Response {
                 endpoint: self.client.endpoint().to_owned(),
-                message: "centra sent no Date header: the purchase_orders window needs the server's clock".into(),
+                message: format!(
+                    "{reason}: the purchase_orders window needs the server's clock (see max_clock_skew_secs)"
+                ),
             });
-        };
-        let from = cursor.and_then(|c| {
-            TimeDelta::from_std(self.lookback)
-                .ok()
-                .and_then(|lookback| c.checked_sub_signed(lookback))
-        });
-        let window = Window { from, to: Some(DateTime::<Utc>::from(now) - TimeDelta::seconds(1)) };
+        }
         let last = self.purchase_orders_list("id", window).last_page(summary, cancel).await?;
         debug!(tenant = %self.tenant, ?window, pages = last, "reading purchase orders window");
         if last == 0 {
@@ -239,10 +231,10 @@ impl CentraSource {
     fn purchase_orders_list(&self, selection: &str, window: Window) -> Paged<'_> {
         let mut variables = serde_json::json!({});
         if let Some(to) = window.to {
-            variables["to"] = date_variable(to).into();
+            variables["to"] = self.windows.date_variable(to).into();
         }
         if let Some(from) = window.from {
-            variables["from"] = date_variable(from).into();
+            variables["from"] = self.windows.date_variable(from).into();
         }
         Paged {
             client: &self.client,
@@ -321,7 +313,9 @@ impl CentraSource {
             ),
             PURCHASE_ORDERS_STREAM => (
                 purchase_orders_query(&selection(DEFAULT_PURCHASE_ORDER_SELECTION)?, false),
-                serde_json::json!({ "limit": 1, "page": 1, "to": date_variable(Utc::now()) }),
+                serde_json::json!({
+                    "limit": 1, "page": 1, "to": self.windows.date_variable(Utc::now()),
+                }),
             ),
             DELIVERIES_STREAM => (
                 deliveries_query(&selection(DEFAULT_DELIVERY_SELECTION)?),
@@ -471,17 +465,22 @@ impl WindowReader<'_> {
         let open_ended = window.to.is_none();
         let query =
             orders_query(&self.selection, window.from.is_some(), window.to.is_some(), open_ended);
+        let endpoint = || self.source.client.endpoint().to_owned();
+        // Connection cursors this walk has sent: one coming back means the
+        // server's keyset does not advance, and the walk would never end.
+        let mut sent_cursors = std::collections::HashSet::new();
         loop {
             if self.cancel.is_cancelled() {
                 return Err(CentraError::Cancelled);
             }
             let mut variables =
                 serde_json::json!({ "first": self.source.page_size, "after": after });
+            let dates = &self.source.windows;
             if let Some(from) = window.from {
-                variables["from"] = date_variable(from).into();
+                variables["from"] = dates.date_variable(from).into();
             }
             if let Some(to) = window.to {
-                variables["to"] = date_variable(to).into();
+                variables["to"] = dates.date_variable(to).into();
             }
             let page = self
                 .source
@@ -506,11 +505,47 @@ impl WindowReader<'_> {
                 }
                 records.push(Record::from_raw(edge.node));
             }
-            let done = !connection.page_info.has_next_page || records.is_empty();
+            // The server's `hasNextPage` decides the end. A page that says
+            // more follow but brings nothing, or whose cursor does not move,
+            // is a server fault: stopping there would checkpoint the window
+            // as read with the rest unread, and following it would loop.
+            let done = !connection.page_info.has_next_page;
+            let request = || {
+                let bound =
+                    |at: Option<DateTime<Utc>>| at.map_or("open".to_owned(), |t| t.to_rfc3339());
+                let page = after
+                    .as_ref()
+                    .map_or("first page".to_owned(), |c| format!("page after cursor {c:?}"));
+                format!(
+                    "orderConnection {page} of the updatedAt window {} to {}",
+                    bound(window.from),
+                    bound(window.to)
+                )
+            };
+            if !done && records.is_empty() {
+                return Err(CentraError::Response {
+                    endpoint: endpoint(),
+                    message: format!("{} has no orders but hasNextPage is true", request()),
+                });
+            }
             if !done && next_after.is_none() {
                 return Err(CentraError::Response {
-                    endpoint: self.source.client.endpoint().to_owned(),
-                    message: "orderConnection has a next page but no endCursor".into(),
+                    endpoint: endpoint(),
+                    message: format!("{} has a next page but no endCursor", request()),
+                });
+            }
+            if let Some(after) = after.as_ref() {
+                sent_cursors.insert(after.clone());
+            }
+            if let Some(repeated) =
+                next_after.as_ref().filter(|c| !done && sent_cursors.contains(*c))
+            {
+                return Err(CentraError::Response {
+                    endpoint: endpoint(),
+                    message: format!(
+                        "{} returned endCursor {repeated:?}, a cursor already sent: the walk does not advance",
+                        request()
+                    ),
                 });
             }
             let final_cursor = if open_ended { seen.max(cursor) } else { window.to };

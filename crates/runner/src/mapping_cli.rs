@@ -124,7 +124,8 @@ pub async fn preview(
                     }
                 };
                 let yaml = format!(
-                    "type: centra\nendpoint: {}\ntoken: {}\npage_size: {}\n",
+                    // The simulator's clock starts at 2026-03-01: trust it.
+                    "type: centra\nendpoint: {}\ntoken: {}\npage_size: {}\nmax_clock_skew_secs: 315360000\n",
                     running.graphql_url,
                     running.token,
                     sample.clamp(1, 200)

@@ -10,6 +10,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Trusts the simulator's clock however far it is from the local one (ten
+/// years): its fixed epoch is a test fixture, not a broken clock.
+pub const SIM_CLOCK_SKEW_SECS: u64 = 10 * 365 * 86_400;
+
 pub async fn start(config: SimConfig) -> RunningSim {
     Simulator::new(config).serve("127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
@@ -31,6 +35,8 @@ pub fn source(running: &RunningSim, extra: Value) -> CentraSource {
         "endpoint": running.graphql_url,
         "token": running.token,
         "max_backoff_ms": 50,
+        // The simulator's clock starts at 2026-03-01, months from ours.
+        "max_clock_skew_secs": SIM_CLOCK_SKEW_SECS,
     });
     if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
         config.extend(extra);
