@@ -40,14 +40,22 @@ enum Task {
 enum Bench {
     /// Backfills N orders from the simulator (unlimited tier) into SQLite
     /// with the release `cartage` binary, `--runs` times per size, and
-    /// reports each size's median run.
+    /// reports each size's median run; then as many full inventory
+    /// snapshots of `--warehouses` x the sizes of `--products` products.
     Sync {
-        /// Order counts to run, comma-separated.
+        /// Order counts to run, comma-separated (0: none).
         #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
         orders: Vec<u64>,
         /// Runs per size; the median (by CPU per order) is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Products of the inventory snapshot's catalogue (5,000 products
+        /// have about 50,000 sizes); 0 skips the inventory bench.
+        #[arg(long, default_value_t = 5_000)]
+        products: usize,
+        /// Warehouses of the inventory snapshot.
+        #[arg(long, default_value_t = 20)]
+        warehouses: usize,
     },
     /// The mapping engine's criterion bench.
     Mapping,
@@ -65,7 +73,9 @@ fn main() -> Result<()> {
         Task::Ci => ci(),
         Task::Demo => run(cargo().args(["run", "--release", "-p", "cartage-runner", "--", "demo"])),
         Task::Bench { what } => match what {
-            Bench::Sync { orders, runs } => bench_sync(&root, &orders, runs.max(1)),
+            Bench::Sync { orders, runs, products, warehouses } => {
+                bench_sync(&root, &orders, runs.max(1), products, warehouses)
+            }
             Bench::Mapping => run(cargo().args(["bench", "-p", "cartage-mapping"])),
             Bench::Sinks => run(cargo().args(["bench", "-p", "cartage-sinks"])),
             Bench::Sim => run(cargo().args(["bench", "-p", "centra-sim"])),
@@ -150,15 +160,21 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn bench_sync(root: &Path, sizes: &[u64], runs: usize) -> Result<()> {
+fn bench_sync(
+    root: &Path,
+    sizes: &[u64],
+    runs: usize,
+    products: usize,
+    warehouses: usize,
+) -> Result<()> {
     run(cargo().args(["build", "--release", "-p", "cartage-runner", "-p", "centra-sim"]))?;
     let target = root.join("target/release");
     let mut results = Vec::new();
-    for &orders in sizes {
+    for &orders in sizes.iter().filter(|&&n| n > 0) {
         let mut lines = Vec::with_capacity(runs);
         for n in 1..=runs {
             eprintln!("bench sync: {orders} orders, run {n} of {runs}");
-            let line = sync_once(root, &target, orders)?;
+            let line = sync_once(root, &target, &Workload::Orders(orders))?;
             eprintln!("bench sync: {line}");
             lines.push(line);
         }
@@ -173,24 +189,62 @@ fn bench_sync(root: &Path, sizes: &[u64], runs: usize) -> Result<()> {
         median["orders_per_s_all_runs"] = rates.into();
         results.push(median);
     }
+    if products > 0 {
+        let workload = Workload::Inventory { products, warehouses };
+        let mut lines = Vec::with_capacity(runs);
+        for n in 1..=runs {
+            eprintln!(
+                "bench sync: inventory of {warehouses} warehouses x {products} products' sizes, run {n} of {runs}"
+            );
+            let line = sync_once(root, &target, &workload)?;
+            eprintln!("bench sync: {line}");
+            lines.push(line);
+        }
+        let cpu = |l: &serde_json::Value| l["cpu_us_per_row"].as_f64().unwrap_or(f64::MAX);
+        lines.sort_by(|a, b| cpu(a).total_cmp(&cpu(b)));
+        let spread: Vec<f64> = lines.iter().map(cpu).collect();
+        let mut median = lines[lines.len() / 2].clone();
+        median["runs"] = runs.into();
+        median["cpu_us_per_row_all_runs"] = spread.into();
+        results.push(median);
+    }
     println!("{}", serde_json::to_string_pretty(&results)?);
     Ok(())
 }
 
-/// One backfill of `orders` orders: a fresh simulator and a fresh database.
-fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Value> {
-    let mapping = root.join("mappings/centra/default.yaml");
+/// What one bench run syncs.
+enum Workload {
+    /// A backfill of this many orders.
+    Orders(u64),
+    /// One full inventory snapshot.
+    Inventory { products: usize, warehouses: usize },
+}
+
+/// One sync of `workload`: a fresh simulator and a fresh database.
+fn sync_once(root: &Path, target: &Path, workload: &Workload) -> Result<serde_json::Value> {
+    let (mapping, stream, orders, catalogue) = match *workload {
+        Workload::Orders(orders) => ("default.yaml", "orders", orders, None),
+        Workload::Inventory { products, warehouses } => {
+            ("supply.yaml", "inventory", 1, Some((products, warehouses)))
+        }
+    };
+    let mapping = root.join("mappings/centra").join(mapping);
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
     let token = "bench-token";
-    let sim = Command::new(target.join("centra-sim"))
-        .args(["serve", "--addr", &addr, "--orders", &orders.to_string(), "--seed", "1"])
-        .args(["--tier", "unlimited", "--token", token])
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting centra-sim")?;
+    let mut sim = Command::new(target.join("centra-sim"));
+    sim.args(["serve", "--addr", &addr, "--orders", &orders.to_string(), "--seed", "1"]).args([
+        "--tier",
+        "unlimited",
+        "--token",
+        token,
+    ]);
+    if let Some((products, warehouses)) = catalogue {
+        sim.args(["--products", &products.to_string(), "--warehouses", &warehouses.to_string()]);
+    }
+    let sim = sim.stdout(Stdio::null()).spawn().context("starting centra-sim")?;
     let _sim = KillOnDrop(sim);
-    wait_for_port(&addr, Duration::from_secs(120))?;
+    wait_for_port(&addr, Duration::from_secs(300))?;
 
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
@@ -199,7 +253,7 @@ fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Valu
     std::fs::write(
         &config,
         format!(
-            "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n      max_clock_skew_secs: 315360000\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [orders]\n",
+            "connections:\n  - tenant: bench\n    source:\n      type: centra\n      endpoint: http://{addr}/graphql\n      token: ${{env:BENCH_CENTRA_TOKEN}}\n      max_clock_skew_secs: 315360000\n    mapping: {}\n    sink:\n      type: sqlite\n      url: sqlite://{}\n    streams: [{stream}]\n",
             mapping.display(),
             db.display()
         ),
@@ -230,11 +284,27 @@ fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Valu
         .map(|tables| tables.values().filter_map(|n| n.as_u64()).sum())
         .unwrap_or(0);
     let records = summary["records"].as_u64().unwrap_or(0);
+    let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
+    let cpu_ms = usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
+    let peak_rss_mib = round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1);
+    if let Some((products, warehouses)) = catalogue {
+        if rows == 0 {
+            bail!("the inventory snapshot wrote no rows");
+        }
+        return Ok(serde_json::json!({
+            "inventory_products": products,
+            "warehouses": warehouses,
+            "rows": rows,
+            "wall_s": round(wall_s, 2),
+            "rows_per_s": round(rows as f64 / wall_s, 0),
+            "cpu_us_per_row": round(cpu_ms * 1e3 / rows as f64, 2),
+            "peak_rss_mib": peak_rss_mib,
+            "requests": summary["requests"],
+        }));
+    }
     if records != orders {
         bail!("cartage read {records} orders, the simulator has {orders}");
     }
-    let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
-    let cpu_ms = usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
     Ok(serde_json::json!({
         "orders": orders,
         "rows": rows,
@@ -242,7 +312,7 @@ fn sync_once(root: &Path, target: &Path, orders: u64) -> Result<serde_json::Valu
         "orders_per_s": round(orders as f64 / wall_s, 0),
         "rows_per_s": round(rows as f64 / wall_s, 0),
         "cpu_us_per_order": round(cpu_ms * 1e3 / orders as f64, 1),
-        "peak_rss_mib": round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1),
+        "peak_rss_mib": peak_rss_mib,
         "requests": summary["requests"],
     }))
 }
