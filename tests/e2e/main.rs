@@ -12,6 +12,7 @@ mod incremental;
 mod purchase_orders;
 mod rate_limits;
 mod secrets;
+mod supply;
 
 /// The `cartage` command line under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cartage-e2e");

@@ -55,18 +55,44 @@ fn least_time_allowed_follows_the_buckets() {
     assert_eq!(least_time_allowed(Tier::Growth, 1, 500_000), 10.0);
 }
 
-/// Orders then the supplier streams in one run on the Growth tier: each new
-/// stream's first query meets buckets the last one drained, and the budget
-/// still keeps every request under the limits.
+/// Orders, inventory and the supplier streams in one run on the Growth
+/// tier: each new stream's first query meets buckets the last one drained,
+/// and the budget still keeps every request under the limits, within 1.15x
+/// of the least time the tier's buckets allow for what the run asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn growth_tier_run_of_every_stream_gets_no_429() {
-    let sim = SimConfig { orders: 2_000, seed: 62, tier: Tier::Growth, ..SimConfig::default() };
+async fn growth_tier_run_of_every_stream_gets_no_429_and_runs_near_the_limit() {
+    let sim = SimConfig {
+        orders: 4_000,
+        products: 400,
+        warehouses: 4,
+        purchase_orders: 120,
+        seed: 62,
+        tier: Tier::Growth,
+        ..SimConfig::default()
+    };
     let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), "").await;
     let default = cartage_tests::default_mapping();
     let supply = cartage_tests::supply_mapping();
     h.write_config_with_mappings(&h.sim.graphql_url, "", &[&default, &supply], None);
+    let started = Instant::now();
     let report = h.sync_ok().await;
-    assert!(report.stdout.contains("stream purchase_orders:"), "{}", report.stdout);
+    let elapsed = started.elapsed().as_secs_f64();
+    for stream in ["orders", "inventory", "purchase_orders", "indeliveries"] {
+        assert!(report.stdout.contains(&format!("stream {stream}:")), "{}", report.stdout);
+    }
+    let stats = h.simulator().stats();
     assert_eq!(report.rate_limited, 0, "{}", report.stdout);
-    assert_eq!(h.simulator().stats().rate_limited, 0);
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    let allowed = least_time_allowed(Tier::Growth, stats.graphql_handled, stats.complexity_total);
+    assert!(
+        allowed > 5.0,
+        "the test must be limit-bound to mean anything: {allowed:.1} s ({stats:?})"
+    );
+    assert!(
+        elapsed <= 1.15 * allowed,
+        "the run took {elapsed:.1} s; the Growth tier allows it in {allowed:.1} s ({stats:?})"
+    );
+    eprintln!(
+        "growth tier, every stream: {elapsed:.1} s, least allowed {allowed:.1} s ({stats:?})"
+    );
 }

@@ -238,24 +238,26 @@ pub struct Sizing {
 }
 
 /// Sizes stock requests so that one costs at most `cap` complexity, given
-/// what a request of one warehouse and one row cost (`one`, as measured).
+/// what a request of one warehouse and one row cost (`one`, as measured),
+/// with at most `max_rows` rows per warehouse (the connection's `page_size`).
 /// Centra's formula: a list costs its limit times an item, an object 1 plus
 /// its fields, so a request of `w` warehouses and `r` rows costs about
 /// `w * (1 + r * row)`, where `row = one - 1`.
-pub fn size_requests(one: f64, cap: f64, warehouses: usize) -> Sizing {
+pub fn size_requests(one: f64, cap: f64, warehouses: usize, max_rows: u32) -> Sizing {
     let row = (one - 1.0).max(1.0);
     let warehouses = warehouses.clamp(1, MAX_WAREHOUSES);
+    let max_rows = max_rows.clamp(1, MAX_ROWS);
     if !cap.is_finite() {
-        return Sizing { warehouses, rows: MAX_ROWS };
+        return Sizing { warehouses, rows: max_rows };
     }
-    let per_warehouse = 1.0 + f64::from(MAX_ROWS) * row;
+    let per_warehouse = 1.0 + f64::from(max_rows) * row;
     let fit = (cap / per_warehouse).floor();
     if fit >= 1.0 {
         // Precision loss is irrelevant: both are small.
         let fit = fit.min(warehouses as f64) as usize;
-        return Sizing { warehouses: fit, rows: MAX_ROWS };
+        return Sizing { warehouses: fit, rows: max_rows };
     }
-    let rows = ((cap - 1.0) / row).floor().clamp(1.0, f64::from(MAX_ROWS)) as u32;
+    let rows = ((cap - 1.0) / row).floor().clamp(1.0, f64::from(max_rows)) as u32;
     Sizing { warehouses: 1, rows }
 }
 
@@ -380,7 +382,7 @@ impl StockReader<'_> {
     async fn sizing(&self, ids: &[i64], summary: &mut ReadSummary) -> Result<Sizing, CentraError> {
         let cap = self.source.client.request_complexity_cap();
         let Some(&first) = ids.first() else {
-            return Ok(Sizing { warehouses: 1, rows: MAX_ROWS });
+            return Ok(Sizing { warehouses: 1, rows: self.source.page_size.clamp(1, MAX_ROWS) });
         };
         let variables = serde_json::json!({
             "warehouses": [first], "warehouseCount": 1, "rows": 1, "page": 1,
@@ -397,7 +399,7 @@ impl StockReader<'_> {
             .await?;
         // Without a reported complexity, assume a row of three objects.
         let one = response.complexity.map_or(4.0, |c| c as f64);
-        Ok(size_requests(one, cap, ids.len()))
+        Ok(size_requests(one, cap, ids.len(), self.source.page_size))
     }
 
     /// One page of stock for a group of warehouses: every row, as records.
@@ -700,15 +702,20 @@ mod tests {
     #[test]
     fn requests_fit_half_a_bucket() {
         // The standard selection: a row is 3 objects.
-        let s = size_requests(4.0, 125_000.0, 20);
+        let s = size_requests(4.0, 125_000.0, 20, 200);
         assert_eq!(s, Sizing { warehouses: 20, rows: 200 });
         // Six expensive quantities (2 each) on top: 15 per row.
-        let s = size_requests(16.0, 125_000.0, 80);
+        let s = size_requests(16.0, 125_000.0, 80, 200);
         assert_eq!(s, Sizing { warehouses: 41, rows: 200 });
         // A tiny share: fewer rows, one warehouse, never zero.
-        assert_eq!(size_requests(4.0, 100.0, 20), Sizing { warehouses: 1, rows: 33 });
-        assert_eq!(size_requests(4.0, 0.0, 20), Sizing { warehouses: 1, rows: 1 });
-        assert_eq!(size_requests(4.0, f64::INFINITY, 500), Sizing { warehouses: 200, rows: 200 });
+        assert_eq!(size_requests(4.0, 100.0, 20, 200), Sizing { warehouses: 1, rows: 33 });
+        assert_eq!(size_requests(4.0, 0.0, 20, 200), Sizing { warehouses: 1, rows: 1 });
+        assert_eq!(
+            size_requests(4.0, f64::INFINITY, 500, 200),
+            Sizing { warehouses: 200, rows: 200 }
+        );
+        // The connection's page size bounds the rows.
+        assert_eq!(size_requests(4.0, 125_000.0, 3, 10), Sizing { warehouses: 3, rows: 10 });
     }
 
     #[test]
