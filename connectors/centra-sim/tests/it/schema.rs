@@ -157,8 +157,11 @@ async fn introspected_schema_equals_the_sdl_file() {
     let running = start(config(10)).await;
     let d = data(&running, INTROSPECTION, json!({})).await;
     let served = from_introspection(&d["__schema"]);
-    let file = Schema::parse_and_validate(include_str!("../../../centra/schema.graphql"), "schema.graphql")
-        .expect("the schema file validates");
+    let file = Schema::parse_and_validate(
+        include_str!("../../../centra/schema.graphql"),
+        "schema.graphql",
+    )
+    .expect("the schema file validates");
     let expected = from_sdl(&file);
     assert_eq!(d["__schema"]["queryType"]["name"], "Query");
     assert_eq!(d["__schema"]["mutationType"]["name"], "Mutation");
