@@ -462,7 +462,7 @@ pub fn expected_rows(sim: &Simulator) -> (Vec<Row>, Vec<Row>) {
                 Value::Int(line.variant_id),
                 Value::Int(line.size_id),
                 text(label),
-                text(&line.product_name),
+                opt_text(line.product_name.as_deref()),
                 Value::Int(line.quantity),
                 Value::Int(line.cancelled_quantity),
                 Value::Int(line.returned_quantity),

@@ -45,6 +45,7 @@ pub const ALL_PERMISSIONS: &[&str] = &[
     "ProductVariant:read",
     "PurchaseOrder:read",
     "PurchaseOrderDelivery:read",
+    "StockChange:read",
     "Store:read",
     "Supplier:read",
     "Warehouse.stock:read",
@@ -236,6 +237,7 @@ pub fn permission_for_type(type_name: &str) -> Option<&'static str> {
         "PurchaseOrder" => "PurchaseOrder:read",
         "PurchaseOrderDelivery" => "PurchaseOrderDelivery:read",
         "Event" => "Event:read",
+        "StockChange" => "StockChange:read",
         _ => return None,
     })
 }
@@ -288,6 +290,12 @@ pub fn permission_for(parent_type: &str, field: &str) -> Option<&'static str> {
         ("PurchaseOrderDelivery", "purchaseOrder") => "PurchaseOrder:read",
         ("PurchaseOrderDelivery", "warehouse") => "Warehouse:read",
         ("Event", "store") => "Store:read",
+        ("Event", "market") => "Market:read",
+        ("Query", "stockChangeConnection") => "StockChange:read",
+        ("Warehouse", "stockChanges") => "StockChange:read",
+        ("StockChangeEdge", "node") => "StockChange:read",
+        ("StockChange", "warehouse") => "Warehouse:read",
+        ("StockChangeLine", "productSize") => "ProductSize:read",
         _ => return None,
     })
 }
@@ -467,6 +475,7 @@ mod tests {
             (("ProductSize", "stock"), "ProductSize.stock:read"),
             (("Counters", "orders"), "Order:read"),
             (("Query", "orderConnection"), "Order:read"),
+            (("Query", "stockChangeConnection"), "StockChange:read"),
             (("Query", "eventListeners"), "Event:read"),
             (("Mutation", "setEventListeners"), "Event:write"),
             (("Mutation", "unsetEventListeners"), "Event:write"),
@@ -523,7 +532,7 @@ mod tests {
                 used.extend(got);
             }
         }
-        assert_eq!(root_fields, 13);
+        assert_eq!(root_fields, 14);
         // ALL_PERMISSIONS is exactly what the schema's fields need, sorted.
         assert_eq!(used.into_iter().collect::<Vec<_>>(), ALL_PERMISSIONS);
     }

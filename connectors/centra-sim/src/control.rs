@@ -85,6 +85,37 @@ pub struct UpdatePurchaseOrder {
     pub status: Option<String>,
 }
 
+/// `POST /__sim/deliveries/remove`: deliveries deleted in Centra.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveDeliveries {
+    /// Exact delivery ids.
+    #[serde(default)]
+    pub ids: Option<Vec<i64>>,
+    /// How many deliveries, chosen by the control RNG, when `ids` is absent. Default 1.
+    #[serde(default)]
+    pub count: Option<usize>,
+}
+
+/// What the `Date` response header says (`POST /__sim/clock/date-header`
+/// takes it as JSON: `{"mode":"normal"}`, `{"mode":"skewed","seconds":-90}`
+/// or `{"mode":"absent"}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DateHeader {
+    /// The simulated now (the default).
+    #[default]
+    Normal,
+    /// The simulated now plus `seconds` (negative: behind); the data's
+    /// timestamps are not skewed, only the header.
+    Skewed {
+        /// The skew in seconds.
+        seconds: i64,
+    },
+    /// No `Date` header at all.
+    Absent,
+}
+
 fn po_status(s: &str) -> Option<PurchaseOrderStatus> {
     [
         PurchaseOrderStatus::Draft,
@@ -100,6 +131,16 @@ impl Control {
     /// Moves the simulated clock forward; returns the new now.
     pub fn advance_clock(&self, seconds: i64) -> DateTime<Utc> {
         self.sim.advance(seconds)
+    }
+
+    /// Sets what the `Date` response header says from now on.
+    pub fn set_date_header(&self, setting: DateHeader) {
+        *crate::lock(&self.sim.inner.date_header) = setting;
+    }
+
+    /// What the `Date` response header says now.
+    pub fn date_header(&self) -> DateHeader {
+        *crate::lock(&self.sim.inner.date_header)
     }
 
     fn pick_orders(
@@ -131,11 +172,12 @@ impl Control {
     }
 
     fn record_order(&self, o: &Order, change: ChangeType) {
-        self.sim.inner.events.record(
+        self.sim.inner.events.record_in_market(
             ObjectType::Order,
             change,
             o.number,
             Some(o.store.id),
+            Some(o.market_id),
             o.updated_at,
         );
         self.sim.inner.counters.orders_changed.fetch_add(1, Ordering::Relaxed);
@@ -157,6 +199,7 @@ impl Control {
         let mut changed = Vec::new();
         for n in numbers {
             let Some(mut o) = w.order(n) else { continue };
+            let before = o.clone();
             let include = w.generator.market(o.market_id).is_some_and(|m| m.prices_include_tax);
             let (se, st) = shipping_parts(&o);
             let roll: u32 = w.control_rng.random_range(0..10);
@@ -199,6 +242,7 @@ impl Control {
             }
             data::recompute_totals(&mut o, se, st, include);
             o.updated_at = now;
+            move_stock(&mut w, &before, &o);
             w.put_order(o.clone());
             let change = if o.status == OrderStatus::Shipped {
                 ChangeType::Completed
@@ -219,6 +263,7 @@ impl Control {
             .map(|_| {
                 let draw = w.control_rng.random::<u64>();
                 let o = w.create_order(now, draw);
+                w.allocate_order(&o);
                 self.record_order(&o, ChangeType::Created);
                 o
             })
@@ -237,6 +282,7 @@ impl Control {
         let numbers = self.pick_orders(&mut w, sel)?;
         for &n in &numbers {
             let store = w.entry(n).map(|e| i64::from(e.store));
+            let market = w.entry(n).map(|e| i64::from(e.market));
             let was_deleted = w.entry(n).is_some_and(|e| e.deleted);
             if !was_deleted {
                 w.deleted += 1;
@@ -247,7 +293,16 @@ impl Control {
                 e.version += 1;
             }
             w.overrides.remove(&n);
-            self.sim.inner.events.record(ObjectType::Order, ChangeType::Deleted, n, store, now);
+            // A deleted order no longer holds stock.
+            w.release_order(n, false);
+            self.sim.inner.events.record_in_market(
+                ObjectType::Order,
+                ChangeType::Deleted,
+                n,
+                store,
+                market,
+                now,
+            );
             self.sim.inner.counters.orders_changed.fetch_add(1, Ordering::Relaxed);
         }
         Ok(numbers)
@@ -294,14 +349,27 @@ impl Control {
                 kind: "stock of warehouse/size",
                 id: wid * 1_000_000 + sid,
             })?;
-            level.physical = (level.physical + delta).max(level.allocated);
+            // Physical stock never drops below what orders have allocated.
+            let physical = (level.physical + delta).max(level.allocated);
+            let applied = physical - level.physical;
+            level.physical = physical;
             let level = level.clone();
-            w.size_updated_at.insert(sid, now);
-            let sc = w.next_stock_change_id;
-            w.next_stock_change_id += 1;
-            let ev = &self.sim.inner.events;
-            ev.record(ObjectType::StockChange, ChangeType::Created, sc, None, now);
-            ev.record(ObjectType::ProductSize, ChangeType::Updated, sid, None, now);
+            if applied != 0 {
+                let sc = w.record_stock_change(
+                    StockChangeType::Manual,
+                    wid,
+                    &[(sid, applied)],
+                    Some("manual change".into()),
+                    now,
+                );
+                self.sim.inner.events.record(
+                    ObjectType::StockChange,
+                    ChangeType::Created,
+                    sc.id,
+                    None,
+                    now,
+                );
+            }
             out.push(level);
         }
         Ok(out)
@@ -333,7 +401,8 @@ impl Control {
         };
         let po = w.purchase_orders[po_idx].clone();
         let k = w.deliveries.iter().filter(|d| d.purchase_order_id == po.id).count() + 1;
-        let id = w.deliveries.len() as i64 + 1;
+        let id = w.next_delivery_id;
+        w.next_delivery_id += 1;
         let mut rng = data::rng_for(w.generator.seed, 200, id as u64);
         let d =
             data::make_delivery(&mut rng, id, &po, 1, 2, DeliveryStatus::Inserted, now.timestamp());
@@ -387,19 +456,76 @@ impl Control {
         if let Some(po) = w.purchase_orders.iter_mut().find(|p| p.id == d.purchase_order_id) {
             po.updated_at = now;
         }
-        for l in &d.lines {
-            w.size_updated_at.insert(l.size_id, now);
-        }
-        let sc = w.next_stock_change_id;
-        w.next_stock_change_id += 1;
+        let sc = d.warehouse_id.map(|wid| {
+            let moves: Vec<(i64, i64)> = d.lines.iter().map(|l| (l.size_id, l.quantity)).collect();
+            w.record_stock_change(
+                StockChangeType::Delivery,
+                wid,
+                &moves,
+                Some(format!("delivery {}", d.number)),
+                now,
+            )
+        });
         let ev = &self.sim.inner.events;
         ev.record(ObjectType::PurchaseOrderDelivery, ChangeType::Completed, d.id, None, now);
         ev.record(ObjectType::PurchaseOrder, ChangeType::Updated, d.purchase_order_id, None, now);
-        ev.record(ObjectType::StockChange, ChangeType::Created, sc, None, now);
-        for l in &d.lines {
-            ev.record(ObjectType::ProductSize, ChangeType::Updated, l.size_id, None, now);
+        if let Some(sc) = sc {
+            ev.record(ObjectType::StockChange, ChangeType::Created, sc.id, None, now);
         }
         Ok(d)
+    }
+
+    /// Removes deliveries, as deleting them in Centra does: they vanish from
+    /// every query and the truth; the units of an `INSERTED` one are no longer
+    /// on delivery. Queues `PurchaseOrderDelivery DELETED`. Returns the ids.
+    pub fn remove_deliveries(&self, req: &RemoveDeliveries) -> Result<Vec<i64>, SimError> {
+        let now = self.sim.now();
+        let mut w = write(&self.sim.inner.world);
+        let ids = match &req.ids {
+            Some(ids) => {
+                for &id in ids {
+                    if !w.deliveries.iter().any(|d| d.id == id) {
+                        return Err(SimError::NotFound { kind: "delivery", id });
+                    }
+                }
+                ids.clone()
+            }
+            None => {
+                let mut ids = Vec::new();
+                for _ in 0..req.count.unwrap_or(1).min(w.deliveries.len()) {
+                    let left: Vec<i64> =
+                        w.deliveries.iter().map(|d| d.id).filter(|id| !ids.contains(id)).collect();
+                    let pick = w.control_rng.random_range(0..left.len());
+                    ids.push(left[pick]);
+                }
+                ids
+            }
+        };
+        for &id in &ids {
+            let Some(at) = w.deliveries.iter().position(|d| d.id == id) else { continue };
+            let d = w.deliveries.remove(at);
+            if d.status == DeliveryStatus::Inserted {
+                for l in &d.lines {
+                    if let Some(level) = d.warehouse_id.and_then(|wid| w.stock_mut(wid, l.size_id))
+                    {
+                        level.on_delivery = (level.on_delivery - l.quantity).max(0);
+                    }
+                }
+            }
+            if let Some(po) = w.purchase_orders.iter_mut().find(|p| p.id == d.purchase_order_id) {
+                po.updated_at = now;
+            }
+            let ev = &self.sim.inner.events;
+            ev.record(ObjectType::PurchaseOrderDelivery, ChangeType::Deleted, id, None, now);
+            ev.record(
+                ObjectType::PurchaseOrder,
+                ChangeType::Updated,
+                d.purchase_order_id,
+                None,
+                now,
+            );
+        }
+        Ok(ids)
     }
 
     /// Updates a purchase order: the given status, or its ETA a week later.
@@ -462,6 +588,27 @@ impl Control {
             _ if allow_delete => self.delete_orders(&one).map(|_| ()),
             _ => self.update_orders(&UpdateOrders { select: one, status: None }).map(|_| ()),
         };
+    }
+}
+
+/// Moves stock for an order change from `before` to `after`: units
+/// cancelled on a line are released; leaving the open statuses ships
+/// (`SHIPPED`, `ARCHIVED`) or releases (`CANCELLED`) what the order held.
+fn move_stock(w: &mut crate::state::World, before: &Order, after: &Order) {
+    let was_open = crate::state::holds_stock(before.status);
+    let is_open = crate::state::holds_stock(after.status);
+    if was_open && is_open {
+        for (b, a) in before.lines.iter().zip(&after.lines) {
+            if a.quantity < b.quantity {
+                w.release_units(after.number, a.size_id, b.quantity - a.quantity);
+            }
+        }
+    } else if was_open {
+        let ship = matches!(after.status, OrderStatus::Shipped | OrderStatus::Archived);
+        w.release_order(after.number, ship);
+    } else if is_open {
+        // A closed order forced back open holds its lines again.
+        w.allocate_order(after);
     }
 }
 
@@ -541,20 +688,30 @@ mod tests {
             .map(|l| l.physical)
             .sum();
         assert_eq!(after - before, d.lines.iter().map(|l| l.quantity).sum::<i64>());
-        let now = s.now();
+        // The movement is in the ledger, not on the product size.
+        let changes = s.stock_changes();
+        let sc = changes.last().expect("a stock change");
+        assert_eq!(sc.change_type, StockChangeType::Delivery);
+        assert_eq!(Some(sc.warehouse_id), d.warehouse_id);
+        assert_eq!(
+            sc.lines.iter().map(|l| (l.size_id, l.delivered_quantity)).collect::<Vec<_>>(),
+            d.lines.iter().map(|l| (l.size_id, l.quantity)).collect::<Vec<_>>()
+        );
         let size = d.lines[0].size_id;
-        let updated = s
+        let generated = crate::data::catalog(1, 60)
+            .into_iter()
+            .flat_map(|p| p.variants)
+            .flat_map(|v| v.sizes)
+            .find(|x| x.id == size)
+            .expect("the size exists");
+        let served = s
             .products()
             .into_iter()
             .flat_map(|p| p.variants)
             .flat_map(|v| v.sizes)
             .find(|x| x.id == size)
-            .expect("the size exists")
-            .updated_at;
-        assert!(
-            updated <= now && updated >= now - chrono::Duration::seconds(5),
-            "updatedAt bumped"
-        );
+            .expect("the size exists");
+        assert_eq!(served.updated_at, generated.updated_at, "updatedAt not bumped");
         assert!(
             c.accept_delivery(&DeliveryRequest {
                 purchase_order_id: None,
@@ -562,5 +719,144 @@ mod tests {
             })
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod stock_tests {
+    use super::*;
+    use crate::events::{ChangeType, ObjectType};
+    use crate::{SimConfig, Simulator};
+
+    fn level(s: &Simulator, wid: i64, sid: i64) -> StockLevel {
+        s.stock()
+            .into_iter()
+            .find(|l| l.warehouse_id == wid && l.size_id == sid)
+            .expect("a stock row")
+    }
+
+    /// The allocations recorded for order `n`, summed per (warehouse, size).
+    fn held(s: &Simulator, n: i64) -> Vec<Allocation> {
+        s.allocations().into_iter().filter(|a| a.order_number == n).collect()
+    }
+
+    #[test]
+    fn orders_allocate_ship_and_release_stock_without_ledger_rows() {
+        let s = Simulator::new(SimConfig { orders: 40, ..SimConfig::default() });
+        let c = s.control();
+        s.events().set_listeners(
+            "t",
+            vec![(ObjectType::ProductSize, None), (ObjectType::StockChange, None)],
+        );
+        let ledger = s.stock_changes().len();
+        let o = c.create_orders(1).remove(0);
+        let holds = held(&s, o.number);
+        assert_eq!(
+            holds.iter().map(|a| a.allocated + a.demand).sum::<i64>(),
+            o.lines.iter().map(|l| l.quantity).sum::<i64>()
+        );
+        let a = &holds[0];
+        let before = level(&s, a.warehouse_id, a.size_id);
+        // Shipping removes the allocated units from the shelf.
+        c.update_orders(&UpdateOrders {
+            select: OrderSelection { count: None, numbers: Some(vec![o.number]) },
+            status: Some("SHIPPED".into()),
+        })
+        .expect("ship");
+        let after = level(&s, a.warehouse_id, a.size_id);
+        let same_size: i64 = holds
+            .iter()
+            .filter(|x| x.warehouse_id == a.warehouse_id && x.size_id == a.size_id)
+            .map(|x| x.allocated)
+            .sum();
+        assert_eq!(after.physical, before.physical - same_size);
+        assert_eq!(after.allocated, before.allocated - same_size);
+        assert_eq!(after.free_to_allocate(), before.free_to_allocate());
+        assert!(held(&s, o.number).is_empty());
+        // Cancelling releases: free to allocate comes back.
+        let o2 = c.create_orders(1).remove(0);
+        let a2 = held(&s, o2.number)[0].clone();
+        let mid = level(&s, a2.warehouse_id, a2.size_id);
+        c.cancel_orders(&OrderSelection { count: None, numbers: Some(vec![o2.number]) })
+            .expect("cancel");
+        let end = level(&s, a2.warehouse_id, a2.size_id);
+        assert_eq!(end.physical, mid.physical);
+        assert!(end.allocated <= mid.allocated - a2.allocated);
+        assert!(end.free_to_allocate() >= mid.free_to_allocate() + a2.allocated);
+        // Neither allocation nor shipment is in the ledger or bumps a size.
+        assert_eq!(s.stock_changes().len(), ledger);
+        assert!(s.events().pending("t", None, None, None, 100).is_empty());
+        for l in s.stock() {
+            assert!(l.allocated >= 0 && l.demand >= 0 && l.free_to_allocate() >= 0, "{l:?}");
+            assert_eq!(l.unshipped, l.allocated + l.demand, "{l:?}");
+        }
+    }
+
+    #[test]
+    fn a_manual_change_is_a_ledger_row_and_a_stock_change_event_only() {
+        let s = Simulator::new(SimConfig { orders: 10, ..SimConfig::default() });
+        s.events().set_listeners(
+            "t",
+            vec![(ObjectType::ProductSize, None), (ObjectType::StockChange, None)],
+        );
+        let got = s
+            .control()
+            .change_stock(&ChangeStock {
+                warehouse_id: Some(2),
+                size_id: Some(5),
+                delta: Some(7),
+                count: None,
+            })
+            .expect("change");
+        assert_eq!(got[0], level(&s, 2, 5));
+        let sc = s.stock_changes().pop().expect("a ledger row");
+        assert_eq!(sc.change_type, StockChangeType::Manual);
+        assert_eq!(
+            (sc.warehouse_id, sc.lines[0].size_id, sc.lines[0].delivered_quantity),
+            (2, 5, 7)
+        );
+        let ev = s.events().pending("t", None, None, None, 10);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (ev[0].object_type, ev[0].change_type, ev[0].object_reference),
+            (ObjectType::StockChange, ChangeType::Created, sc.id)
+        );
+    }
+
+    #[test]
+    fn removed_deliveries_leave_the_truth_and_their_units_leave_on_delivery() {
+        let s = Simulator::new(SimConfig { orders: 10, ..SimConfig::default() });
+        let c = s.control();
+        let po = s
+            .purchase_orders()
+            .into_iter()
+            .find(|p| {
+                p.status == PurchaseOrderStatus::Confirmed && p.preferred_warehouse_id.is_some()
+            })
+            .expect("a confirmed purchase order");
+        let d = c
+            .create_delivery(&DeliveryRequest { purchase_order_id: Some(po.id), delivery_id: None })
+            .expect("create");
+        let wid = d.warehouse_id.expect("a warehouse");
+        let sid = d.lines[0].size_id;
+        let on = level(&s, wid, sid).on_delivery;
+        let n = s.deliveries().len();
+        assert_eq!(
+            c.remove_deliveries(&RemoveDeliveries { ids: Some(vec![d.id]), count: None }),
+            Ok(vec![d.id])
+        );
+        assert_eq!(s.deliveries().len(), n - 1);
+        assert!(s.deliveries().iter().all(|x| x.id != d.id));
+        let qty: i64 = d.lines.iter().filter(|l| l.size_id == sid).map(|l| l.quantity).sum();
+        assert_eq!(level(&s, wid, sid).on_delivery, on - qty);
+        assert_eq!(
+            c.remove_deliveries(&RemoveDeliveries { ids: Some(vec![d.id]), count: None }),
+            Err(SimError::NotFound { kind: "delivery", id: d.id })
+        );
+        // Ids are never reused.
+        let d2 = c
+            .create_delivery(&DeliveryRequest { purchase_order_id: Some(po.id), delivery_id: None })
+            .expect("create");
+        assert!(d2.id > d.id);
     }
 }

@@ -188,6 +188,18 @@ pub fn warehouses(count: usize) -> Vec<Warehouse> {
 
 /// The catalog: products with variants and sizes; size ids are 1.. in order.
 pub fn catalog(seed: u64, products: usize) -> Vec<Product> {
+    catalog_sized(seed, products, None)
+}
+
+/// Whether size `id` is served without a variant (about 1 size in 50).
+fn size_without_variant(seed: u64, id: i64) -> bool {
+    mix(seed ^ mix(id as u64 ^ 0x7a71_a4e7)).is_multiple_of(50)
+}
+
+/// Like [`catalog`], but when `sizes` is given, products are generated until
+/// there are exactly that many sizes (the last variant is cut short), however
+/// many `products` says.
+pub fn catalog_sized(seed: u64, products: usize, sizes: Option<usize>) -> Vec<Product> {
     const ADJ: [&str; 12] = [
         "Merino", "Linen", "Organic", "Classic", "Relaxed", "Alpine", "Coastal", "Ribbed", "Waxed",
         "Recycled", "Heavy", "Light",
@@ -225,8 +237,14 @@ pub fn catalog(seed: u64, products: usize) -> Vec<Product> {
     let mut rng = rng_for(seed, D_CATALOG, 0);
     let mut variant_id = 0i64;
     let mut size_id = 0i64;
-    (0..products.max(1))
-        .map(|i| {
+    let mut out: Vec<Product> = Vec::new();
+    for i in 0.. {
+        match sizes {
+            Some(n) if size_id as usize >= n => break,
+            None if i >= products.max(1) => break,
+            _ => {}
+        }
+        let product = {
             let id = i as i64 + 1;
             let (noun, chart) = NOUN[rng.random_range(0..NOUN.len())];
             let name = format!("{} {}", ADJ[rng.random_range(0..ADJ.len())], noun);
@@ -253,6 +271,8 @@ pub fn catalog(seed: u64, products: usize) -> Vec<Product> {
                                 id: size_id,
                                 product_id: id,
                                 variant_id,
+                                product_variant_id: (!size_without_variant(seed, size_id))
+                                    .then_some(variant_id),
                                 sort: s as i64 + 1,
                                 description: if label.is_empty() {
                                     "One Size".into()
@@ -282,8 +302,19 @@ pub fn catalog(seed: u64, products: usize) -> Vec<Product> {
                 })
                 .collect();
             Product { id, name, product_number, status, base_price_sek, variants }
-        })
-        .collect()
+        };
+        out.push(product);
+    }
+    if let Some(n) = sizes {
+        // Cut the overshoot of the last product so that exactly `n` sizes exist.
+        if let Some(last) = out.last_mut() {
+            for v in &mut last.variants {
+                v.sizes.retain(|s| s.id as usize <= n);
+            }
+            last.variants.retain(|v| !v.sizes.is_empty());
+        }
+    }
+    out
 }
 
 /// A valid EAN-13 for a size id (Swedish GS1 prefix 73).
@@ -295,6 +326,12 @@ fn ean13(size_id: i64) -> String {
         .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
         .sum();
     format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// Whether line `id` serves its name: false for about 1 line in `one_in`,
+/// from a hash so that the order generator's random stream is not disturbed.
+fn line_name_present(seed: u64, id: i64, one_in: u64) -> bool {
+    !mix(seed ^ mix(id as u64)).is_multiple_of(one_in)
 }
 
 /// Stock of one size in one warehouse, before any change.
@@ -675,7 +712,16 @@ fn attribute(
 impl Generator {
     /// Builds the shared generation context.
     pub fn new(seed: u64, initial_orders: u64, profile: Profile, products: usize) -> Self {
-        let catalog = catalog(seed, products);
+        Self::with_catalog(seed, initial_orders, profile, catalog(seed, products))
+    }
+
+    /// Builds the shared generation context around a given catalog.
+    pub fn with_catalog(
+        seed: u64,
+        initial_orders: u64,
+        profile: Profile,
+        catalog: Vec<Product>,
+    ) -> Self {
         let mut sizes = Vec::new();
         for (pi, p) in catalog.iter().enumerate() {
             for (vi, v) in p.variants.iter().enumerate() {
@@ -833,9 +879,15 @@ impl Generator {
                 product_id: p.id,
                 variant_id: v.id,
                 size_id: s.id,
-                product_name: p.name.clone(),
+                product_name: line_name_present(self.seed, number * 10 + pos as i64 + 1, 25)
+                    .then(|| p.name.clone()),
                 product_number: p.product_number.clone(),
-                product_variant_name: v.name.clone(),
+                product_variant_name: line_name_present(
+                    self.seed ^ 0x0f1e_2d3c,
+                    number * 10 + pos as i64 + 1,
+                    20,
+                )
+                .then(|| v.name.clone()),
                 size: s.description.clone(),
                 sku: s.sku.clone(),
                 quantity,

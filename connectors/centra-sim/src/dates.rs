@@ -120,17 +120,79 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
+/// How the bounds of a `DateRange` filter are read. Centra documents naive
+/// instance-local times (`"2021-10-23 00:00:00"`); whether it honours an
+/// offset on a bound is not verified, so the simulator can do either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DateFilterReading {
+    /// An offset (`+00:00`, `+0100`, `Z`) names the instant exactly.
+    #[default]
+    HonourOffset,
+    /// An offset is dropped and the digits are read as Europe/Stockholm
+    /// wall-clock time, as a PHP backend that parses into the instance zone
+    /// would (inferred).
+    IgnoreOffset,
+}
+
+impl DateFilterReading {
+    /// The CLI spelling: `honour-offset`, `ignore-offset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DateFilterReading::HonourOffset => "honour-offset",
+            DateFilterReading::IgnoreOffset => "ignore-offset",
+        }
+    }
+}
+
+impl std::fmt::Display for DateFilterReading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DateFilterReading {
+    type Err = crate::ratelimit::ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [DateFilterReading::HonourOffset, DateFilterReading::IgnoreOffset]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                crate::ratelimit::ParseNameError::new(
+                    "date filter reading",
+                    s,
+                    "honour-offset, ignore-offset",
+                )
+            })
+    }
+}
+
 /// Parses a `DateTimeTz` input: RFC 3339 / ISO 8601 with an offset
 /// (`+01:00`, `+0100`, `Z`), or an instance-local `Y-m-d H:i:s`, `Y-m-dTH:i:s`
 /// or `Y-m-d` (Europe/Stockholm; in the autumn DST overlap the earlier instant).
 pub fn parse_input(s: &str) -> Option<DateTime<Utc>> {
+    parse_input_with(s, DateFilterReading::HonourOffset)
+}
+
+/// Parses a `DateTimeTz` filter bound the way `reading` says. Naive strings
+/// are Stockholm wall-clock time either way; with
+/// [`DateFilterReading::IgnoreOffset`] an offset is dropped and its digits
+/// are read as Stockholm time too. An ambiguous autumn time is the earlier
+/// instant and a time in the spring gap the first instant after the gap.
+pub fn parse_input_with(s: &str, reading: DateFilterReading) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(match reading {
+            DateFilterReading::HonourOffset => t.with_timezone(&Utc),
+            DateFilterReading::IgnoreOffset => stockholm_local(t.naive_local())?,
+        });
     }
     for f in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S %z"] {
         if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Some(t.with_timezone(&Utc));
+            return Some(match reading {
+                DateFilterReading::HonourOffset => t.with_timezone(&Utc),
+                DateFilterReading::IgnoreOffset => stockholm_local(t.naive_local())?,
+            });
         }
     }
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
@@ -142,14 +204,24 @@ pub fn parse_input(s: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })?;
+    stockholm_local(naive)
+}
+
+/// A Stockholm wall-clock time as an instant: in the autumn overlap the
+/// earlier instant; in the spring gap the first instant after the gap.
+fn stockholm_local(naive: NaiveDateTime) -> Option<DateTime<Utc>> {
     match Stockholm.from_local_datetime(&naive) {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
-        // A local time in the spring DST gap: move past the gap like PHP does.
-        LocalResult::None => Stockholm
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc)),
+        // A local time in the spring DST gap (02:00-02:59:59): the first
+        // instant after the gap, 03:00 CEST.
+        LocalResult::None => {
+            let hour_start = naive.date().and_hms_opt(naive.time().hour(), 0, 0)?;
+            Stockholm
+                .from_local_datetime(&(hour_start + chrono::Duration::hours(1)))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        }
     }
 }
 
@@ -188,5 +260,52 @@ mod tests {
         assert_eq!(parse_input("2021-12-31T13:44:23+0100"), Some(utc("2021-12-31T12:44:23Z")));
         assert_eq!(parse_input("2021-12-31T13:44:23+01:00"), Some(utc("2021-12-31T12:44:23Z")));
         assert_eq!(parse_input("yesterday-ish"), None);
+    }
+
+    fn check(input: &str, reading: DateFilterReading, expected: &str) {
+        assert_eq!(parse_input_with(input, reading), Some(utc(expected)), "{input} {reading}");
+    }
+
+    #[test]
+    fn honour_offset_reads_offsets_exactly_and_naive_as_stockholm() {
+        let h = DateFilterReading::HonourOffset;
+        check("2026-03-29T01:30:00+00:00", h, "2026-03-29T01:30:00Z");
+        check("2026-10-25T00:30:00Z", h, "2026-10-25T00:30:00Z");
+        check("2026-10-25 01:30:00", h, "2026-10-24T23:30:00Z");
+        // Naive times around the DST changes are Stockholm time in both modes.
+        check("2026-03-29 02:30:00", h, "2026-03-29T01:00:00Z");
+        check("2026-10-25 02:30:00", h, "2026-10-25T00:30:00Z");
+    }
+
+    #[test]
+    fn ignore_offset_reads_the_digits_as_stockholm_time_around_both_2026_dst_changes() {
+        let i = DateFilterReading::IgnoreOffset;
+        // Winter and summer: the offset is dropped whatever it says.
+        check("2026-01-10T12:00:00+00:00", i, "2026-01-10T11:00:00Z");
+        check("2026-01-10T12:00:00+0500", i, "2026-01-10T11:00:00Z");
+        check("2026-07-10T12:00:00Z", i, "2026-07-10T10:00:00Z");
+        // 29 March 2026: 01:59:59 CET is the last second before the gap.
+        check("2026-03-29T01:59:59+00:00", i, "2026-03-29T00:59:59Z");
+        // 02:00-02:59:59 does not exist: the first instant after the gap (03:00 CEST).
+        check("2026-03-29T02:00:00+00:00", i, "2026-03-29T01:00:00Z");
+        check("2026-03-29T02:30:00+00:00", i, "2026-03-29T01:00:00Z");
+        check("2026-03-29T03:00:00+00:00", i, "2026-03-29T01:00:00Z");
+        // 25 October 2026: 02:00-02:59:59 happens twice; the earlier (CEST) instant.
+        check("2026-10-25T02:30:00+00:00", i, "2026-10-25T00:30:00Z");
+        check("2026-10-25 02:30:00", i, "2026-10-25T00:30:00Z");
+        check("2026-10-25T03:00:00+00:00", i, "2026-10-25T02:00:00Z");
+        check("2026-10-25T01:59:59+00:00", i, "2026-10-24T23:59:59Z");
+    }
+
+    #[test]
+    fn readings_parse_and_print() {
+        for r in [DateFilterReading::HonourOffset, DateFilterReading::IgnoreOffset] {
+            assert_eq!(r.as_str().parse::<DateFilterReading>(), Ok(r));
+        }
+        assert_eq!(DateFilterReading::default(), DateFilterReading::HonourOffset);
+        assert_eq!(
+            "utc".parse::<DateFilterReading>().map_err(|e| e.to_string()),
+            Err(r#"unknown date filter reading "utc" (expected one of honour-offset, ignore-offset)"#.to_string())
+        );
     }
 }

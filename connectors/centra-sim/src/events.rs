@@ -15,8 +15,11 @@
 //!   filtered, at most `limit`; reading does not remove them.
 //! - `confirmEvents` removes events from the integration's queue; ids that are
 //!   not in the queue are reported as user errors, the others are still removed.
-//! - `unsetEventListeners` removes the listeners of the given object types
-//!   and deletes the queued events of those types.
+//! - `unsetEventListeners` takes `{objectType, changeTypes?}` objects: it
+//!   removes those change types (all when none are given) from the object
+//!   type's listener, drops a listener left with none, and deletes the queued
+//!   events of those object and change types.
+//! - Listeners carry `createdAt` (first set) and `updatedAt` (last change).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -158,6 +161,8 @@ pub struct Event {
     pub object_reference: i64,
     /// The store of the object, when it has one.
     pub store_id: Option<i64>,
+    /// The market of the object, when it has one (orders).
+    pub market_id: Option<i64>,
     /// When it happened, in simulated time.
     pub created_at: DateTime<Utc>,
 }
@@ -171,12 +176,18 @@ pub struct Listener {
     pub object_type: ObjectType,
     /// The change types listened to, in enum order; never empty.
     pub change_types: Vec<ChangeType>,
+    /// When the listener was first set.
+    pub created_at: DateTime<Utc>,
+    /// When its change types last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The listeners and queued events of one integration name.
 #[derive(Debug, Default)]
 struct Queue {
     listeners: BTreeMap<ObjectType, BTreeSet<ChangeType>>,
+    /// (createdAt, updatedAt) of each listener.
+    times: BTreeMap<ObjectType, (DateTime<Utc>, DateTime<Utc>)>,
     events: BTreeMap<i64, Event>,
 }
 
@@ -188,10 +199,16 @@ impl Queue {
     fn listener_rows(&self, integration: &str) -> Vec<Listener> {
         self.listeners
             .iter()
-            .map(|(object_type, changes)| Listener {
-                integration: integration.to_string(),
-                object_type: *object_type,
-                change_types: changes.iter().copied().collect(),
+            .map(|(object_type, changes)| {
+                let (created_at, updated_at) =
+                    self.times.get(object_type).copied().unwrap_or_default();
+                Listener {
+                    integration: integration.to_string(),
+                    object_type: *object_type,
+                    change_types: changes.iter().copied().collect(),
+                    created_at,
+                    updated_at,
+                }
             })
             .collect()
     }
@@ -231,6 +248,26 @@ impl EventStore {
         store_id: Option<i64>,
         created_at: DateTime<Utc>,
     ) {
+        self.record_in_market(
+            object_type,
+            change_type,
+            object_reference,
+            store_id,
+            None,
+            created_at,
+        )
+    }
+
+    /// Like [`EventStore::record`], for an object that also has a market.
+    pub fn record_in_market(
+        &self,
+        object_type: ObjectType,
+        change_type: ChangeType,
+        object_reference: i64,
+        store_id: Option<i64>,
+        market_id: Option<i64>,
+        created_at: DateTime<Utc>,
+    ) {
         let mut inner = self.lock();
         if !inner.queues.values().any(|q| q.listens(object_type, change_type)) {
             return;
@@ -242,6 +279,7 @@ impl EventStore {
             change_type,
             object_reference,
             store_id,
+            market_id,
             created_at,
         };
         for queue in inner.queues.values_mut().filter(|q| q.listens(object_type, change_type)) {
@@ -250,11 +288,23 @@ impl EventStore {
     }
 
     /// Adds listeners (`None` or an empty list = all change types) and
-    /// returns all listeners of the integration afterwards.
+    /// returns all listeners of the integration afterwards. Listener times
+    /// are the Unix epoch; the API uses [`EventStore::set_listeners_at`].
     pub fn set_listeners(
         &self,
         integration: &str,
         listeners: Vec<(ObjectType, Option<Vec<ChangeType>>)>,
+    ) -> Vec<Listener> {
+        self.set_listeners_at(integration, listeners, DateTime::UNIX_EPOCH)
+    }
+
+    /// [`EventStore::set_listeners`] at `now`: a new listener is created at
+    /// `now`, one that gains change types is updated at `now`.
+    pub fn set_listeners_at(
+        &self,
+        integration: &str,
+        listeners: Vec<(ObjectType, Option<Vec<ChangeType>>)>,
+        now: DateTime<Utc>,
     ) -> Vec<Listener> {
         let mut inner = self.lock();
         let queue = inner.queues.entry(integration.to_string()).or_default();
@@ -263,7 +313,14 @@ impl EventStore {
                 Some(list) if !list.is_empty() => list,
                 _ => ChangeType::ALL.to_vec(),
             };
-            queue.listeners.entry(object_type).or_default().extend(changes);
+            let set = queue.listeners.entry(object_type).or_default();
+            let before = set.len();
+            set.extend(changes);
+            let grew = set.len() != before;
+            let times = queue.times.entry(object_type).or_insert((now, now));
+            if grew {
+                times.1 = now;
+            }
         }
         queue.listener_rows(integration)
     }
@@ -271,14 +328,45 @@ impl EventStore {
     /// Removes the listeners of `types` and deletes the queued events of
     /// those types; returns the listeners that remain.
     pub fn unset_listeners(&self, integration: &str, types: Vec<ObjectType>) -> Vec<Listener> {
+        let input = types.into_iter().map(|t| (t, None)).collect();
+        self.unset_listeners_at(integration, input, DateTime::UNIX_EPOCH)
+    }
+
+    /// `unsetEventListeners`: for each object type, removes the given change
+    /// types (all when `None` or empty) from its listener, drops a listener
+    /// left without change types, and deletes the queued events of exactly
+    /// those object and change types. Returns the listeners that remain.
+    pub fn unset_listeners_at(
+        &self,
+        integration: &str,
+        input: Vec<(ObjectType, Option<Vec<ChangeType>>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<Listener> {
         let mut inner = self.lock();
         let Some(queue) = inner.queues.get_mut(integration) else {
             return Vec::new();
         };
-        for object_type in &types {
-            queue.listeners.remove(object_type);
+        for (object_type, changes) in input {
+            let changes = match changes {
+                Some(list) if !list.is_empty() => list,
+                _ => ChangeType::ALL.to_vec(),
+            };
+            if let Some(set) = queue.listeners.get_mut(&object_type) {
+                let before = set.len();
+                set.retain(|c| !changes.contains(c));
+                if set.is_empty() {
+                    queue.listeners.remove(&object_type);
+                    queue.times.remove(&object_type);
+                } else if set.len() != before
+                    && let Some(t) = queue.times.get_mut(&object_type)
+                {
+                    t.1 = now;
+                }
+            }
+            queue
+                .events
+                .retain(|_, e| e.object_type != object_type || !changes.contains(&e.change_type));
         }
-        queue.events.retain(|_, e| !types.contains(&e.object_type));
         queue.listener_rows(integration)
     }
 
@@ -302,6 +390,20 @@ impl EventStore {
         store_ids: Option<&[i64]>,
         limit: usize,
     ) -> Vec<Event> {
+        self.pending_in_markets(integration, object_types, change_types, store_ids, None, limit)
+    }
+
+    /// [`EventStore::pending`] with a market filter too (an event without a
+    /// market never matches `market_ids`).
+    pub fn pending_in_markets(
+        &self,
+        integration: &str,
+        object_types: Option<&[ObjectType]>,
+        change_types: Option<&[ChangeType]>,
+        store_ids: Option<&[i64]>,
+        market_ids: Option<&[i64]>,
+        limit: usize,
+    ) -> Vec<Event> {
         let inner = self.lock();
         let Some(queue) = inner.queues.get(integration) else {
             return Vec::new();
@@ -312,6 +414,7 @@ impl EventStore {
             .filter(|e| object_types.is_none_or(|t| t.contains(&e.object_type)))
             .filter(|e| change_types.is_none_or(|c| c.contains(&e.change_type)))
             .filter(|e| store_ids.is_none_or(|s| e.store_id.is_some_and(|id| s.contains(&id))))
+            .filter(|e| market_ids.is_none_or(|m| e.market_id.is_some_and(|id| m.contains(&id))))
             .take(limit)
             .cloned()
             .collect()
@@ -421,6 +524,7 @@ mod tests {
                 change_type: Created,
                 object_reference: 8,
                 store_id: Some(2),
+                market_id: None,
                 created_at: at(2)
             }
         );
@@ -436,7 +540,9 @@ mod tests {
             [Listener {
                 integration: "erp".into(),
                 object_type: Order,
-                change_types: vec![Updated]
+                change_types: vec![Updated],
+                created_at: DateTime::UNIX_EPOCH,
+                updated_at: DateTime::UNIX_EPOCH,
             }]
         );
         store.set_listeners(
@@ -521,6 +627,35 @@ mod tests {
         assert_eq!(ids(&all(&store, "erp")), [1, 5]);
         assert!(store.unset_listeners("nobody", vec![Order]).is_empty());
         assert_eq!(store.integrations(), ["erp"]);
+    }
+
+    #[test]
+    fn unset_with_change_types_removes_only_those_and_their_queued_events() {
+        let store = EventStore::new();
+        let rows = store.set_listeners_at("erp", vec![(Order, None)], at(10));
+        assert_eq!((rows[0].created_at, rows[0].updated_at), (at(10), at(10)));
+        // Setting what is already set changes nothing, not even updatedAt.
+        let rows = store.set_listeners_at("erp", vec![(Order, Some(vec![Created]))], at(20));
+        assert_eq!((rows[0].created_at, rows[0].updated_at), (at(10), at(10)));
+        store.record_in_market(Order, Created, 1, Some(1), Some(3), at(30));
+        store.record(Order, Updated, 1, Some(1), at(31));
+        store.record(Order, Deleted, 2, Some(1), at(32));
+        let rows =
+            store.unset_listeners_at("erp", vec![(Order, Some(vec![Updated, Deleted]))], at(40));
+        assert_eq!(rows[0].change_types, [Created, Completed, DependentDataChanged]);
+        assert_eq!((rows[0].created_at, rows[0].updated_at), (at(10), at(40)));
+        assert_eq!(ids(&all(&store, "erp")), [1]);
+        assert_eq!(all(&store, "erp")[0].market_id, Some(3));
+        assert_eq!(ids(&store.pending_in_markets("erp", None, None, None, Some(&[3]), 9)), [1]);
+        assert!(store.pending_in_markets("erp", None, None, None, Some(&[4]), 9).is_empty());
+        // Unsetting the rest drops the listener.
+        let rows = store.unset_listeners_at(
+            "erp",
+            vec![(Order, Some(vec![Created, Completed, DependentDataChanged]))],
+            at(50),
+        );
+        assert!(rows.is_empty());
+        assert!(all(&store, "erp").is_empty());
     }
 
     #[test]

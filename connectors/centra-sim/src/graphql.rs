@@ -161,6 +161,7 @@ pub(crate) fn run(
         token,
         perms: RefCell::new(BTreeSet::new()),
         stores: crate::data::stores(),
+        markets: crate::data::markets(),
     };
     let root = O { ctx: &ctx, k: if p.is_mutation { K::Mutation } else { K::Query } };
     sim.inner.counters.complexity_total.fetch_add(p.complexity, Ordering::Relaxed);
@@ -221,6 +222,14 @@ struct Ctx<'c> {
     token: &'c TokenSpec,
     perms: RefCell<BTreeSet<&'static str>>,
     stores: Vec<Store>,
+    markets: Vec<Market>,
+}
+
+struct ScConn<'c> {
+    total: usize,
+    edges: Vec<(String, &'c StockChange)>,
+    has_next: bool,
+    has_prev: bool,
 }
 
 struct Conn {
@@ -263,9 +272,15 @@ enum K<'c> {
     Connection(Box<Conn>),
     Edge(&'c str, &'c Order),
     PageInfo(&'c Conn),
+    StockChange(&'c StockChange),
+    StockChangeLine(&'c StockChangeLine),
+    ScConnection(Box<ScConn<'c>>),
+    ScEdge(&'c str, &'c StockChange),
+    ScPageInfo(&'c ScConn<'c>),
     Event(crate::events::Event),
     Listener(crate::events::Listener),
-    ListenersPayload(Vec<crate::events::Listener>, Vec<String>),
+    /// `SetEventListenersPayload`, or `EventListenerUnsetPayload` when the bool is true.
+    ListenersPayload(Vec<crate::events::Listener>, Vec<String>, bool),
     ConfirmPayload(Vec<String>),
     UserError(String, Vec<String>),
     RateLimit(crate::ratelimit::RateLimitRow),
@@ -420,34 +435,7 @@ impl<'c> O<'c> {
     ) -> R<'c> {
         let (limit, page) = limit_page(args)?;
         let w = self.ctx.w;
-        let f = where_of(args);
-        let product_ids = int_list(&f, "productId");
-        let variant_ids = int_list(&f, "productVariantId");
-        let size_ids = int_list(&f, "productSizeId");
-        let warehouse_ids = int_list(&f, "warehouseId");
-        let fta = query::int_range(&f, "freeToAllocateQuantity");
-        let phys = query::int_range(&f, "physicalQuantity");
-        let mut rows: Vec<(&StockLevel, &Size)> = Vec::new();
-        for (wi, wh) in w.warehouses.iter().enumerate() {
-            if only_warehouse.is_some_and(|x| x != wh.id) || !in_list(&warehouse_ids, wh.id) {
-                continue;
-            }
-            let levels: Box<dyn Iterator<Item = &StockLevel>> = match only_size {
-                Some(s) => Box::new(w.stock[wi].get((s - 1) as usize).into_iter()),
-                None => Box::new(w.stock[wi].iter()),
-            };
-            for l in levels {
-                let Some((_, _, s)) = w.generator.size(l.size_id) else { continue };
-                if in_list(&product_ids, s.product_id)
-                    && in_list(&variant_ids, s.variant_id)
-                    && in_list(&size_ids, s.id)
-                    && fta.contains(l.free_to_allocate())
-                    && phys.contains(l.physical)
-                {
-                    rows.push((l, s));
-                }
-            }
-        }
+        let filter = StockFilter::parse(&where_of(args));
         let mut keys = sort_keys(args);
         if keys.is_empty() {
             keys = if only_size.is_some() {
@@ -459,6 +447,50 @@ impl<'c> O<'c> {
                     "productSizeSort_ASC".into(),
                 ]
             };
+        }
+        let warehouses: Vec<usize> = (0..w.warehouses.len())
+            .filter(|&wi| {
+                let id = w.warehouses[wi].id;
+                only_warehouse.is_none_or(|x| x == id) && in_list(&filter.warehouse_ids, id)
+            })
+            .collect();
+        // The sizes to look at, ascending by id: one, the filter's list, or all.
+        let size_ids: Box<dyn Iterator<Item = i64> + '_> = match (only_size, &filter.size_ids) {
+            (Some(s), _) => Box::new(std::iter::once(s)),
+            (None, Some(ids)) => {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                Box::new(ids.into_iter())
+            }
+            (None, None) => Box::new(1..=w.generator.sizes.len() as i64),
+        };
+        let ctx = self.ctx;
+        let rows_of = |sid: i64, wi: usize| -> Option<&'c StockLevel> {
+            let l = w.stock[wi].get(usize::try_from(sid - 1).ok()?)?;
+            let (_, _, s) = w.generator.size(sid)?;
+            filter.matches(l, s).then_some(l)
+        };
+        // Size ids ascend with (product, variant, size position), so within
+        // one warehouse these sorts are size-id order: a page is a slice of
+        // the warehouse's index, found without touching the rows after it.
+        if warehouses.len() == 1 && size_id_order(&keys) {
+            let wi = warehouses[0];
+            let skip = limit * (page - 1);
+            let rows: Vec<&StockLevel> =
+                size_ids.filter_map(|sid| rows_of(sid, wi)).skip(skip).take(limit).collect();
+            return Ok(ResolvedValue::list(
+                rows.into_iter().map(move |l| ResolvedValue::object(O { ctx, k: K::Stock(l) })),
+            ));
+        }
+        let size_ids: Vec<i64> = size_ids.collect();
+        let mut rows: Vec<(&StockLevel, &Size)> = Vec::new();
+        for &wi in &warehouses {
+            for &sid in &size_ids {
+                if let (Some(l), Some((_, _, s))) = (rows_of(sid, wi), w.generator.size(sid)) {
+                    rows.push((l, s));
+                }
+            }
         }
         rows.sort_by(|a, b| {
             for k in &keys {
@@ -475,11 +507,78 @@ impl<'c> O<'c> {
             // A stable tie-break keeps pages disjoint.
             (a.0.warehouse_id, a.0.size_id).cmp(&(b.0.warehouse_id, b.0.size_id))
         });
-        let ctx = self.ctx;
         Ok(ResolvedValue::list(
             paginate(rows, limit, page)
                 .map(move |(l, _)| ResolvedValue::object(O { ctx, k: K::Stock(l) })),
         ))
+    }
+
+    /// The stock changes matching a `StockChangeFilter`, by id ascending.
+    fn stock_changes_matching(&self, f: &JsonMap) -> Result<Vec<&'c StockChange>, FieldError> {
+        let w = self.ctx.w;
+        let created = query::date_range(f, "createdAt", w.date_filter).map_err(err)?;
+        let types = str_list(f, "type");
+        let whs = int_list(f, "warehouseId");
+        Ok(w.stock_changes
+            .iter()
+            .filter(|sc| {
+                created.contains(sc.created_at.timestamp())
+                    && types.as_ref().is_none_or(|t| t.iter().any(|t| t == sc.change_type.as_str()))
+                    && in_list(&whs, sc.warehouse_id)
+            })
+            .collect())
+    }
+
+    fn warehouse_stock_changes(&self, args: &JsonMap, warehouse_id: i64) -> R<'c> {
+        let (limit, page) = limit_page(args)?;
+        let rows: Vec<&StockChange> = self
+            .stock_changes_matching(&where_of(args))?
+            .into_iter()
+            .filter(|sc| sc.warehouse_id == warehouse_id)
+            .collect();
+        self.page_by_id(args, rows, |sc| sc.id, true, (limit, page), K::StockChange)
+    }
+
+    /// `stockChangeConnection`: keyset pages over stock change ids, with
+    /// cursors like `orderConnection`'s (`base64("id:N")`).
+    fn stock_change_connection(&self, args: &JsonMap) -> R<'c> {
+        let first = arg_i64(args, "first");
+        let last = arg_i64(args, "last");
+        for v in [first, last].into_iter().flatten() {
+            if !(1..=200).contains(&v) {
+                return Err(err("Limit must be in range 1 - 200"));
+            }
+        }
+        let desc = sort_keys(args).first().is_some_and(|s| s == "id_DESC");
+        let after = arg_str(args, "after").map(decode_id_cursor).transpose().map_err(err)?;
+        let before = arg_str(args, "before").map(decode_id_cursor).transpose().map_err(err)?;
+        let mut all = self.stock_changes_matching(&where_of(args))?;
+        if desc {
+            all.reverse();
+        }
+        let total = all.len();
+        // Position of the first row past `after` and of the first row at or past `before`.
+        let beyond = |c: i64, sc: &StockChange| if desc { sc.id < c } else { sc.id > c };
+        let lo = after.map_or(0, |a| all.iter().position(|sc| beyond(a, sc)).unwrap_or(total));
+        let hi = before.map_or(total, |b| {
+            all.iter().position(|sc| sc.id == b || beyond(b, sc)).unwrap_or(total)
+        });
+        let hi = hi.max(lo);
+        let (from, to) = match (first, last) {
+            (Some(n), _) => {
+                let to = (lo + n as usize).min(hi);
+                match last {
+                    Some(l) => (to.saturating_sub(l as usize).max(lo), to),
+                    None => (lo, to),
+                }
+            }
+            (None, Some(l)) => (hi.saturating_sub(l as usize).max(lo), hi),
+            (None, None) => (lo, (lo + 20).min(hi)),
+        };
+        let edges =
+            all[from..to].iter().map(|sc| (encode_id_cursor(sc.id), *sc)).collect::<Vec<_>>();
+        let conn = ScConn { total, edges, has_next: to < total, has_prev: from > 0 };
+        Ok(self.o(K::ScConnection(Box::new(conn))))
     }
 
     fn deliveries(&self, args: &JsonMap, only_po: Option<i64>) -> R<'c> {
@@ -489,8 +588,8 @@ impl<'c> O<'c> {
         let ids = int_list(&f, "id");
         let numbers = str_list(&f, "number");
         let status = arg_str(&f, "status").and_then(DeliveryStatus::parse);
-        let created = query::date_range(&f, "createdAt").map_err(err)?;
-        let eta = query::date_range(&f, "ETA").map_err(err)?;
+        let created = query::date_range(&f, "createdAt", w.date_filter).map_err(err)?;
+        let eta = query::date_range(&f, "ETA", w.date_filter).map_err(err)?;
         let suppliers = int_list(&f, "supplierId");
         let whs = int_list(&f, "warehouseId");
         let rows: Vec<&Delivery> = w
@@ -538,9 +637,9 @@ impl<'c> O<'c> {
         let f = where_of(args);
         let ids = int_list(&f, "id");
         let statuses = str_list(&f, "status");
-        let created = query::date_range(&f, "createdAt").map_err(err)?;
-        let updated = query::date_range(&f, "updatedAt").map_err(err)?;
-        let eta = query::date_range(&f, "ETA").map_err(err)?;
+        let created = query::date_range(&f, "createdAt", w.date_filter).map_err(err)?;
+        let updated = query::date_range(&f, "updatedAt", w.date_filter).map_err(err)?;
+        let eta = query::date_range(&f, "ETA", w.date_filter).map_err(err)?;
         let suppliers = int_list(&f, "supplierId");
         let whs = int_list(&f, "preferredWarehouseId");
         let rows: Vec<&PurchaseOrder> = w
@@ -662,6 +761,115 @@ fn exists(
     found
 }
 
+/// The `input` list of `setEventListeners` / `unsetEventListeners`.
+fn listener_input(args: &JsonMap) -> Vec<(ObjectType, Option<Vec<ChangeType>>)> {
+    args.get("input")
+        .and_then(JsonValue::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    let o = x.as_object()?;
+                    let ot = arg_str(o, "objectType")?.parse().ok()?;
+                    Some((ot, parse_change_types(o.get("changeTypes"))))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A parsed `StockFilter`: id lists, quantity ranges and the names of the
+/// conditions to negate (`negate: ["physicalQuantity"]` keeps the rows
+/// outside that range; the meaning of `negate` is inferred).
+struct StockFilter {
+    product_ids: Option<Vec<i64>>,
+    variant_ids: Option<Vec<i64>>,
+    size_ids: Option<Vec<i64>>,
+    warehouse_ids: Option<Vec<i64>>,
+    ranges: Vec<(&'static str, query::Range)>,
+    negate: Vec<String>,
+}
+
+/// The quantity fields of `StockFilter`.
+const STOCK_RANGES: [&str; 9] = [
+    "physicalQuantity",
+    "freeToAllocateQuantity",
+    "allocatedQuantity",
+    "demandQuantity",
+    "unshippedQuantity",
+    "incomingQuantity",
+    "linkedIncomingQuantity",
+    "unlinkedIncomingQuantity",
+    "onDeliveryQuantity",
+];
+
+fn stock_quantity(l: &StockLevel, field: &str) -> i64 {
+    match field {
+        "physicalQuantity" => l.physical,
+        "freeToAllocateQuantity" => l.free_to_allocate(),
+        "allocatedQuantity" => l.allocated,
+        "demandQuantity" => l.demand,
+        "unshippedQuantity" => l.unshipped,
+        "incomingQuantity" => l.incoming(),
+        "linkedIncomingQuantity" => l.linked_incoming,
+        "unlinkedIncomingQuantity" => l.unlinked_incoming,
+        _ => l.on_delivery,
+    }
+}
+
+impl StockFilter {
+    fn parse(f: &JsonMap) -> Self {
+        Self {
+            product_ids: int_list(f, "productId"),
+            variant_ids: int_list(f, "productVariantId"),
+            size_ids: int_list(f, "productSizeId"),
+            warehouse_ids: int_list(f, "warehouseId"),
+            ranges: STOCK_RANGES
+                .iter()
+                .filter(|k| f.contains_key(**k))
+                .map(|k| (*k, query::int_range(f, k)))
+                .collect(),
+            negate: str_list(f, "negate").unwrap_or_default(),
+        }
+    }
+
+    fn matches(&self, l: &StockLevel, s: &Size) -> bool {
+        let cond = |name: &str, ok: bool| ok != self.negate.iter().any(|n| n == name);
+        cond("productId", in_list(&self.product_ids, s.product_id))
+            && cond("productVariantId", in_list(&self.variant_ids, s.variant_id))
+            && cond("productSizeId", in_list(&self.size_ids, s.id))
+            && cond("warehouseId", in_list(&self.warehouse_ids, l.warehouse_id))
+            && self.ranges.iter().all(|(k, r)| cond(k, r.contains(stock_quantity(l, k))))
+    }
+}
+
+/// Whether sorting rows of one warehouse by `keys` is size-id order:
+/// product and variant ids ascend with size ids, and a size position only
+/// does within a variant.
+fn size_id_order(keys: &[String]) -> bool {
+    let mut variant_seen = false;
+    for k in keys {
+        match k.as_str() {
+            "productVariantId_ASC" => variant_seen = true,
+            "productSizeSort_ASC" if !variant_seen => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+fn encode_id_cursor(id: i64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("id:{id}"))
+}
+
+fn decode_id_cursor(cursor: &str) -> Result<i64, String> {
+    use base64::Engine as _;
+    let bad = || format!("Invalid cursor \"{cursor}\"");
+    let raw = base64::engine::general_purpose::STANDARD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    text.strip_prefix("id:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+}
+
 fn parse_object_types(v: Option<&JsonValue>) -> Option<Vec<ObjectType>> {
     v.and_then(JsonValue::as_array)
         .map(|a| a.iter().filter_map(|x| x.as_str().and_then(|s| s.parse().ok())).collect())
@@ -713,7 +921,13 @@ impl<'c> ObjectValue for O<'c> {
             K::PageInfo(_) => "PageInfo",
             K::Event(_) => "Event",
             K::Listener(_) => "EventListener",
-            K::ListenersPayload(..) => "SetEventListenersPayload",
+            K::ListenersPayload(_, _, false) => "SetEventListenersPayload",
+            K::ListenersPayload(_, _, true) => "EventListenerUnsetPayload",
+            K::StockChange(_) => "StockChange",
+            K::StockChangeLine(_) => "StockChangeLine",
+            K::ScConnection(_) => "StockChangeConnection",
+            K::ScEdge(..) => "StockChangeEdge",
+            K::ScPageInfo(_) => "PageInfo",
             K::ConfirmPayload(_) => "ConfirmEventsPayload",
             K::UserError(..) => "UserError",
             K::RateLimit(_) => "RateLimit",
@@ -742,6 +956,7 @@ impl<'c> ObjectValue for O<'c> {
                 })
             }
             (K::Query, "orderConnection") => self.connection(args),
+            (K::Query, "stockChangeConnection") => self.stock_change_connection(args),
             (K::Query, "counters") => Ok(self.o(K::Counters)),
             (K::Counters, "orders") => {
                 let filter = OrderFilter::parse(w, args).map_err(err)?;
@@ -780,11 +995,13 @@ impl<'c> ObjectValue for O<'c> {
                 let ots = parse_object_types(fl.get("objectType"));
                 let cts = parse_change_types(fl.get("changeType"));
                 let stores = int_list(&fl, "storeId");
-                let evs = ctx.sim.inner.events.pending(
+                let markets = int_list(&fl, "marketId");
+                let evs = ctx.sim.inner.events.pending_in_markets(
                     &ctx.token.integration,
                     ots.as_deref(),
                     cts.as_deref(),
                     stores.as_deref(),
+                    markets.as_deref(),
                     limit as usize,
                 );
                 Ok(ResolvedValue::list(
@@ -806,26 +1023,22 @@ impl<'c> ObjectValue for O<'c> {
                 ))
             }
             (K::Mutation, "setEventListeners") => {
-                let input: Vec<(ObjectType, Option<Vec<ChangeType>>)> = args
-                    .get("input")
-                    .and_then(JsonValue::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| {
-                                let o = x.as_object()?;
-                                let ot = arg_str(o, "objectType")?.parse().ok()?;
-                                Some((ot, parse_change_types(o.get("changeTypes"))))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let ls = ctx.sim.inner.events.set_listeners(&ctx.token.integration, input);
-                Ok(self.o(K::ListenersPayload(ls, Vec::new())))
+                let input = listener_input(args);
+                let ls = ctx.sim.inner.events.set_listeners_at(
+                    &ctx.token.integration,
+                    input,
+                    ctx.sim.now(),
+                );
+                Ok(self.o(K::ListenersPayload(ls, Vec::new(), false)))
             }
             (K::Mutation, "unsetEventListeners") => {
-                let types = parse_object_types(args.get("input")).unwrap_or_default();
-                let ls = ctx.sim.inner.events.unset_listeners(&ctx.token.integration, types);
-                Ok(self.o(K::ListenersPayload(ls, Vec::new())))
+                let input = listener_input(args);
+                let ls = ctx.sim.inner.events.unset_listeners_at(
+                    &ctx.token.integration,
+                    input,
+                    ctx.sim.now(),
+                );
+                Ok(self.o(K::ListenersPayload(ls, Vec::new(), true)))
             }
             (K::Mutation, "confirmEvents") => {
                 let ids = args
@@ -860,9 +1073,9 @@ impl<'c> ObjectValue for O<'c> {
                 let rate = o.currency_base_rate;
                 match f {
                     "id" => leaf(l.id),
-                    "productName" => leaf(l.product_name.as_str()),
+                    "productName" => opt_str(&l.product_name),
                     "productNumber" => leaf(l.product_number.as_str()),
-                    "productVariantName" => leaf(l.product_variant_name.as_str()),
+                    "productVariantName" => opt_str(&l.product_variant_name),
                     "size" => leaf(l.size.as_str()),
                     "quantity" => leaf(l.quantity),
                     "cancelledQuantity" => leaf(l.cancelled_quantity),
@@ -1019,11 +1232,11 @@ impl<'c> ObjectValue for O<'c> {
                 "sizeNumber" => leaf(s.size_number.as_str()),
                 "description" => leaf(s.description.as_str()),
                 "preorder" => leaf(s.preorder),
-                "updatedAt" => {
-                    let t = w.size_updated_at.get(&s.id).copied().unwrap_or(s.updated_at);
-                    self.date(info, t)
-                }
-                "productVariant" => Ok(self.o(K::Variant(p, v))),
+                "updatedAt" => self.date(info, s.updated_at),
+                "productVariant" => Ok(match s.product_variant_id {
+                    Some(_) => self.o(K::Variant(p, v)),
+                    None => ResolvedValue::null(),
+                }),
                 "stock" => self.stock_list(args, None, Some(s.id)),
                 _ => Err(self.unknown_field_error(info)),
             },
@@ -1048,6 +1261,55 @@ impl<'c> ObjectValue for O<'c> {
                 "name" => leaf(wh.name.as_str()),
                 "status" => leaf(wh.status.as_str()),
                 "stock" => self.stock_list(args, Some(wh.id), None),
+                "stockChanges" => self.warehouse_stock_changes(args, wh.id),
+                _ => Err(self.unknown_field_error(info)),
+            },
+            (K::StockChange(sc), _) => match f {
+                "id" => leaf(sc.id),
+                "createdAt" => self.date(info, sc.created_at),
+                "comment" => opt_str(&sc.comment),
+                "type" => leaf(sc.change_type.as_str()),
+                "warehouse" => Ok(self.warehouse_ref(Some(sc.warehouse_id))),
+                "lines" => {
+                    let (limit, page) = limit_page(args)?;
+                    Ok(ResolvedValue::list(
+                        sc.lines.iter().skip(limit * (page - 1)).take(limit).map(move |l| {
+                            ResolvedValue::object(O { ctx, k: K::StockChangeLine(l) })
+                        }),
+                    ))
+                }
+                _ => Err(self.unknown_field_error(info)),
+            },
+            (K::StockChangeLine(l), _) => match f {
+                "id" => leaf(l.id),
+                "deliveredQuantity" => leaf(l.delivered_quantity),
+                "productSize" => Ok(self.size_ref(l.size_id)),
+                _ => Err(self.unknown_field_error(info)),
+            },
+            (K::ScConnection(c), _) => match f {
+                "totalCount" => leaf(c.total as i64),
+                "edges" => Ok(ResolvedValue::list(c.edges.iter().map(move |(cur, sc)| {
+                    ResolvedValue::object(O { ctx, k: K::ScEdge(cur, sc) })
+                }))),
+                "pageInfo" => Ok(self.o(K::ScPageInfo(c))),
+                _ => Err(self.unknown_field_error(info)),
+            },
+            (K::ScEdge(cur, sc), _) => match f {
+                "cursor" => leaf(*cur),
+                "node" => Ok(self.o(K::StockChange(sc))),
+                _ => Err(self.unknown_field_error(info)),
+            },
+            (K::ScPageInfo(c), _) => match f {
+                "hasNextPage" => leaf(c.has_next),
+                "hasPreviousPage" => leaf(c.has_prev),
+                "startCursor" => Ok(c
+                    .edges
+                    .first()
+                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
+                "endCursor" => Ok(c
+                    .edges
+                    .last()
+                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
                 _ => Err(self.unknown_field_error(info)),
             },
 
@@ -1181,6 +1443,12 @@ impl<'c> ObjectValue for O<'c> {
                         None => ResolvedValue::null(),
                     })
                 }
+                "market" => {
+                    Ok(match e.market_id.and_then(|id| ctx.markets.iter().find(|m| m.id == id)) {
+                        Some(m) => self.o(K::Market(m.id, &m.name)),
+                        None => ResolvedValue::null(),
+                    })
+                }
                 "object" => self.event_object(e),
                 _ => Err(self.unknown_field_error(info)),
             },
@@ -1190,9 +1458,11 @@ impl<'c> ObjectValue for O<'c> {
                 "changeTypes" => Ok(ResolvedValue::list(
                     l.change_types.iter().map(|c| ResolvedValue::leaf(c.as_str())),
                 )),
+                "createdAt" => self.date(info, l.created_at),
+                "updatedAt" => self.date(info, l.updated_at),
                 _ => Err(self.unknown_field_error(info)),
             },
-            (K::ListenersPayload(ls, errors), _) => match f {
+            (K::ListenersPayload(ls, errors, _), _) => match f {
                 "eventListeners" => Ok(ResolvedValue::list(
                     ls.iter()
                         .map(move |l| ResolvedValue::object(O { ctx, k: K::Listener(l.clone()) })),
@@ -1337,7 +1607,12 @@ impl<'c> O<'c> {
             },
             ObjectType::ProductSize => self.size_ref(r),
             ObjectType::Warehouse => self.warehouse_ref(Some(r)),
-            ObjectType::StockChange => ResolvedValue::null(),
+            ObjectType::StockChange => {
+                match usize::try_from(r - 1).ok().and_then(|i| w.stock_changes.get(i)) {
+                    Some(sc) => self.o(K::StockChange(sc)),
+                    None => ResolvedValue::null(),
+                }
+            }
         };
         // The object's permission depends on its runtime type.
         if let ResolvedValue::Object(obj) = &v

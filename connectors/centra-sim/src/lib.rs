@@ -74,6 +74,12 @@ pub struct SimConfig {
     pub warehouses: usize,
     /// Number of purchase orders.
     pub purchase_orders: usize,
+    /// When set, the catalog has exactly this many product sizes (products
+    /// are generated until it does, whatever `products` says); the inventory
+    /// benchmark uses 50,000 with 20 warehouses (1M stock rows).
+    pub product_sizes: Option<usize>,
+    /// How `DateRange` filter bounds with an offset are read.
+    pub date_filter: dates::DateFilterReading,
 }
 
 impl Default for SimConfig {
@@ -93,6 +99,8 @@ impl Default for SimConfig {
             products: 60,
             warehouses: 3,
             purchase_orders: 30,
+            product_sizes: None,
+            date_filter: dates::DateFilterReading::default(),
         }
     }
 }
@@ -108,8 +116,11 @@ pub struct SimStats {
     pub faults_injected: u64,
     /// 401 responses.
     pub unauthorized: u64,
-    /// 429 responses sent by the rate limiter.
+    /// 429 responses sent by the rate limiter (including `oversized`).
     pub rate_limited: u64,
+    /// Requests refused because their complexity exceeds the whole 10-second
+    /// complexity quota (they can never be admitted).
+    pub oversized: u64,
     /// Sum of `extensions.complexity` over executed requests.
     pub complexity_total: u64,
     /// Orders changed through the control API or churn.
@@ -122,6 +133,7 @@ pub(crate) struct Counters {
     pub handled: AtomicU64,
     pub unauthorized: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub oversized: AtomicU64,
     pub complexity_total: AtomicU64,
     pub orders_changed: AtomicU64,
 }
@@ -140,6 +152,7 @@ pub(crate) struct Inner {
     pub limiter: ratelimit::RateLimiter,
     pub schema: Valid<Schema>,
     pub counters: Counters,
+    pub date_header: Mutex<control::DateHeader>,
 }
 
 /// A simulated Centra instance. Cheap to clone (shared state).
@@ -162,15 +175,7 @@ impl Simulator {
     ///
     /// An unknown profile name falls back to `plain` (the CLI rejects it first).
     pub fn new(config: SimConfig) -> Self {
-        let profile = data::Profile::parse(&config.profile).unwrap_or(data::Profile::Plain);
-        let world = state::World::new(
-            config.seed,
-            config.orders,
-            profile,
-            config.products,
-            config.warehouses,
-            config.purchase_orders,
-        );
+        let world = state::World::new(&config);
         let schema = Schema::parse_and_validate(SCHEMA_SDL, "schema.graphql")
             // The SDL is compiled in and covered by tests; it always validates.
             .unwrap_or_else(|e| panic!("the embedded schema does not validate: {}", e.errors));
@@ -188,6 +193,7 @@ impl Simulator {
                 tokens,
                 schema,
                 counters: Counters::default(),
+                date_header: Mutex::new(control::DateHeader::Normal),
             }),
         }
     }
@@ -229,19 +235,10 @@ impl Simulator {
         read(&self.inner.world).order(number)
     }
 
-    /// The catalog (products, variants, sizes), with each size's current
-    /// `updatedAt` (stock changes bump it).
+    /// The catalog (products, variants, sizes). Stock movements do not
+    /// change a size's `updatedAt`.
     pub fn products(&self) -> Vec<model::Product> {
-        let w = read(&self.inner.world);
-        let mut products = w.generator.catalog.clone();
-        for size in
-            products.iter_mut().flat_map(|p| p.variants.iter_mut()).flat_map(|v| v.sizes.iter_mut())
-        {
-            if let Some(t) = w.size_updated_at.get(&size.id) {
-                size.updated_at = *t;
-            }
-        }
-        products
+        read(&self.inner.world).generator.catalog.clone()
     }
 
     /// The warehouses.
@@ -259,9 +256,23 @@ impl Simulator {
         read(&self.inner.world).purchase_orders.clone()
     }
 
-    /// The purchase order deliveries, by id.
+    /// The purchase order deliveries that exist (removed ones excluded), by id.
     pub fn deliveries(&self) -> Vec<model::Delivery> {
         read(&self.inner.world).deliveries.clone()
+    }
+
+    /// The stock change ledger (deliveries accepted, manual changes), by id.
+    pub fn stock_changes(&self) -> Vec<model::StockChange> {
+        read(&self.inner.world).stock_changes.clone()
+    }
+
+    /// What the unshipped orders hold (allocated units and demand), by order
+    /// number then line.
+    pub fn allocations(&self) -> Vec<model::Allocation> {
+        let w = read(&self.inner.world);
+        let mut numbers: Vec<&i64> = w.allocations.keys().collect();
+        numbers.sort();
+        numbers.into_iter().flat_map(|n| w.allocations[n].iter().cloned()).collect()
     }
 
     /// The markets (currency, pricelist, store of each).
@@ -305,6 +316,7 @@ impl Simulator {
             faults_injected: requests.saturating_sub(handled),
             unauthorized: c.unauthorized.load(Ordering::Relaxed),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            oversized: c.oversized.load(Ordering::Relaxed),
             complexity_total: c.complexity_total.load(Ordering::Relaxed),
             orders_changed: c.orders_changed.load(Ordering::Relaxed),
         }

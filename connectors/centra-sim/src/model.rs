@@ -325,12 +325,12 @@ pub struct OrderLine {
     pub variant_id: i64,
     /// Size id.
     pub size_id: i64,
-    /// Product name.
-    pub product_name: String,
+    /// Product name; `None` for about 1 line in 25 (Centra's field is nullable).
+    pub product_name: Option<String>,
     /// Product number.
     pub product_number: String,
-    /// Variant name.
-    pub product_variant_name: String,
+    /// Variant name; `None` for about 1 line in 20 (Centra's field is nullable).
+    pub product_variant_name: Option<String>,
     /// Size label, e.g. `M`.
     pub size: String,
     /// SKU = productNumber + variantNumber + sizeNumber.
@@ -520,8 +520,11 @@ pub struct Size {
     pub id: i64,
     /// Product id.
     pub product_id: i64,
-    /// Variant id.
+    /// Variant id (the catalog's structure; filters and sorts use it).
     pub variant_id: i64,
+    /// The variant `ProductSize.productVariant` serves: `Some(variant_id)`,
+    /// or `None` for the few sizes Centra serves without one (nullable there).
+    pub product_variant_id: Option<i64>,
     /// Size position inside the variant (for `productSizeSort`).
     pub sort: i64,
     /// Size label, e.g. `M`.
@@ -534,7 +537,7 @@ pub struct Size {
     pub ean: Option<String>,
     /// Preorder flag.
     pub preorder: bool,
-    /// Last change of the size.
+    /// Last change of the size (stock movements do not change it).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -776,4 +779,90 @@ pub struct Delivery {
     pub warehouse_id: Option<i64>,
     /// Lines.
     pub lines: Vec<DeliveryLine>,
+}
+
+/// The kind of a stock change (`StockChangeType`; the values are inferred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StockChangeType {
+    /// An accepted purchase order delivery.
+    Delivery,
+    /// A manual change (the control API's stock change).
+    Manual,
+    /// A shipment of an order (the simulator never records one: inferred).
+    OrderShipment,
+    /// A return put back in stock (not recorded by the simulator).
+    Return,
+    /// A stock-take correction (not recorded by the simulator).
+    Correction,
+}
+
+impl StockChangeType {
+    /// Every value, in the schema's order.
+    pub const ALL: [StockChangeType; 5] = [
+        StockChangeType::Delivery,
+        StockChangeType::Manual,
+        StockChangeType::OrderShipment,
+        StockChangeType::Return,
+        StockChangeType::Correction,
+    ];
+
+    /// The GraphQL enum value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockChangeType::Delivery => "DELIVERY",
+            StockChangeType::Manual => "MANUAL",
+            StockChangeType::OrderShipment => "ORDER_SHIPMENT",
+            StockChangeType::Return => "RETURN",
+            StockChangeType::Correction => "CORRECTION",
+        }
+    }
+
+    /// Parses a GraphQL enum value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One line of a stock change: a size and how much its physical stock moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockChangeLine {
+    /// Line id, unique over all stock changes.
+    pub id: i64,
+    /// Size id.
+    pub size_id: i64,
+    /// Change of physical stock (negative when units were removed).
+    pub delivered_quantity: i64,
+}
+
+/// A recorded physical stock movement (Centra's stock change ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockChange {
+    /// Id, ascending with creation.
+    pub id: i64,
+    /// When it was recorded (simulated time).
+    pub created_at: DateTime<Utc>,
+    /// Free text, e.g. `delivery 957-1`.
+    pub comment: Option<String>,
+    /// What moved the stock.
+    pub change_type: StockChangeType,
+    /// The warehouse.
+    pub warehouse_id: i64,
+    /// The lines.
+    pub lines: Vec<StockChangeLine>,
+}
+
+/// What an order holds in one warehouse for one size while it is not shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allocation {
+    /// Order number.
+    pub order_number: i64,
+    /// Warehouse the units are allocated in.
+    pub warehouse_id: i64,
+    /// Size id.
+    pub size_id: i64,
+    /// Units allocated (part of `allocatedQuantity`).
+    pub allocated: i64,
+    /// Units ordered but not allocated for lack of stock (part of `demandQuantity`).
+    pub demand: i64,
 }

@@ -59,14 +59,18 @@ pub(crate) fn str_list(m: &JsonMap, k: &str) -> Option<Vec<String>> {
 }
 
 /// Parses a `DateRange` argument; an unparsable bound is an error message.
-pub(crate) fn date_range(m: &JsonMap, k: &str) -> Result<Range, String> {
+pub(crate) fn date_range(
+    m: &JsonMap,
+    k: &str,
+    reading: dates::DateFilterReading,
+) -> Result<Range, String> {
     let Some(obj) = m.get(k).and_then(JsonValue::as_object) else {
         return Ok(Range::default());
     };
     let bound = |b: &str| -> Result<Option<i64>, String> {
         match obj.get(b) {
             None | Some(JsonValue::Null) => Ok(None),
-            Some(JsonValue::String(s)) => dates::parse_input(s.as_str())
+            Some(JsonValue::String(s)) => dates::parse_input_with(s.as_str(), reading)
                 .map(|t| Some(t.timestamp()))
                 .ok_or_else(|| format!("Invalid date \"{}\" in {k}.{b}", s.as_str())),
             Some(other) => Err(format!("Invalid date {other} in {k}.{b}")),
@@ -94,9 +98,9 @@ impl OrderFilter {
             numbers: int_list(m, "number"),
             statuses: str_list(m, "status")
                 .map(|v| v.iter().filter_map(|s| OrderStatus::parse(s)).collect()),
-            created: date_range(m, "createdAt")?,
-            updated: date_range(m, "updatedAt")?,
-            order_date: date_range(m, "orderDate")?,
+            created: date_range(m, "createdAt", w.date_filter)?,
+            updated: date_range(m, "updatedAt", w.date_filter)?,
+            order_date: date_range(m, "orderDate", w.date_filter)?,
             store_type: arg_str(m, "storeType").map(|s| {
                 if s == "WHOLESALE" { StoreType::Wholesale } else { StoreType::DirectToConsumer }
             }),
@@ -305,10 +309,16 @@ impl OrderSort {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Profile;
 
     fn world(orders: u64) -> World {
-        World::new(9, orders, Profile::Plain, 10, 2, 3)
+        World::new(&crate::SimConfig {
+            seed: 9,
+            orders,
+            products: 10,
+            warehouses: 2,
+            purchase_orders: 3,
+            ..crate::SimConfig::default()
+        })
     }
 
     #[test]

@@ -189,6 +189,12 @@ pub struct ParseNameError {
     expected: &'static str,
 }
 
+impl ParseNameError {
+    pub(crate) fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+        Self { what, value: value.to_string(), expected }
+    }
+}
+
 /// One bucket. The level is kept scaled by the window length in nanoseconds,
 /// so refilling (`quota` scaled units per elapsed nanosecond) is exact.
 #[derive(Debug, Clone)]

@@ -152,7 +152,7 @@ async fn deleted_orders_give_a_null_object_and_unset_purges_the_queue() {
     update(&running, &[6]);
     assert_eq!(pending(&running, &token).await.len(), 2);
 
-    let body = gql(&running, &token, "mutation { unsetEventListeners(input: [Order]) { eventListeners { objectType } userErrors { message } } }").await;
+    let body = gql(&running, &token, "mutation { unsetEventListeners(input: [{objectType: Order}]) { eventListeners { objectType } userErrors { message } } }").await;
     assert_eq!(body["data"]["unsetEventListeners"]["eventListeners"], json!([]));
     assert!(pending(&running, &token).await.is_empty());
     update(&running, &[8]);
