@@ -366,8 +366,12 @@ impl WindowReader<'_> {
             info!(tenant = %self.source.tenant, orders = events.len(), "orders deleted in centra");
             let mut state = OrdersState::done(cursor);
             state.confirm = ids.clone();
-            let batch =
-                SourceBatch { records: Vec::new(), deleted, state: StreamState(state.to_json()) };
+            let batch = SourceBatch {
+                records: Vec::new(),
+                deleted,
+                state: StreamState(state.to_json()),
+                snapshot: None,
+            };
             if !self.send(batch).await? {
                 return Ok(());
             }
@@ -482,6 +486,7 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Incremental,
                 write_mode: WriteMode::Upsert,
                 deleted_by: if self.track_deletions { vec!["number".into()] } else { Vec::new() },
+                snapshots: false,
             },
             StreamDef {
                 name: PURCHASE_ORDERS_STREAM.into(),
@@ -490,6 +495,7 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Incremental,
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
+                snapshots: false,
             },
             StreamDef {
                 name: DELIVERIES_STREAM.into(),
@@ -498,6 +504,7 @@ impl Source for CentraSource {
                 sync_mode: SyncMode::Full,
                 write_mode: WriteMode::Upsert,
                 deleted_by: Vec::new(),
+                snapshots: false,
             },
         ]
     }

@@ -16,6 +16,6 @@ pub use error::{Error, ErrorKind};
 pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};
 pub use secret::Secret;
 pub use sink::{CommitBatch, CommitStats, Sink, TableDeletes, TableRows};
-pub use source::{Committed, ReadRequest, ReadSummary, Record, Source, SourceBatch};
+pub use source::{Committed, ReadRequest, ReadSummary, Record, SnapshotPart, Source, SourceBatch};
 pub use stream::{StreamDef, StreamState, SyncMode, WriteMode};
 pub use value::{Column, ColumnType, Row, SharedSchema, TableSchema, Value};

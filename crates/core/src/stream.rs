@@ -37,6 +37,9 @@ pub struct StreamDef {
     /// (see [`crate::SourceBatch::deleted`]); empty if it does not. The
     /// runner checks before the run that the mapping can place them.
     pub deleted_by: Vec<String>,
+    /// The stream may send snapshot batches ([`crate::SourceBatch::snapshot`]):
+    /// the sink then prepares staging tables for the stream's tables.
+    pub snapshots: bool,
 }
 
 /// A stream's checkpoint: opaque to the driver and the sink, meaningful only
