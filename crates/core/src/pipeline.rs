@@ -157,7 +157,9 @@ impl Pipeline {
         let started = Instant::now();
         let where_ = format!("tenant {}, stream {}", self.tenant, self.stream);
         let tables = self.mapper.tables().to_vec();
-        self.sink.prepare(&tables).await.map_err(|e| e.context(&where_))?;
+        // A stream the source does not list sends no snapshots.
+        let staged = self.source.streams().iter().any(|d| d.name == self.stream && d.snapshots);
+        self.sink.prepare(&tables, staged).await.map_err(|e| e.context(&where_))?;
         let state = self
             .sink
             .read_state(&self.tenant, &self.stream)
@@ -186,6 +188,7 @@ impl Pipeline {
             tables,
             self.tenant.clone(),
             self.stream.clone(),
+            staged,
             source_rx,
             commit_tx,
             self.cancel.clone(),
@@ -257,11 +260,13 @@ async fn join<T>(task: tokio::task::JoinHandle<Result<T, Error>>) -> Result<T, E
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn map_loop(
     mapper: Arc<dyn RecordMapper>,
     tables: Vec<SharedSchema>,
     tenant: String,
     stream: String,
+    staged: bool,
     mut source_rx: mpsc::Receiver<SourceBatch>,
     commit_tx: mpsc::Sender<(CommitBatch, u64)>,
     cancel: CancellationToken,
@@ -269,6 +274,10 @@ async fn map_loop(
     while let Some(batch) = source_rx.recv().await {
         if cancel.is_cancelled() {
             break;
+        }
+        if let Err(error) = check_snapshot(&batch, &stream, staged) {
+            cancel.cancel();
+            return Err(error);
         }
         let record_count = batch.records.len() as u64;
         let mut out = MappedRows::new(tables.len());
@@ -295,6 +304,8 @@ async fn map_loop(
                 return Err(error);
             }
         };
+        // Every table of the mapper, with or without rows: a snapshot batch
+        // tells the sink this way which tables it stages and swaps.
         let commit = CommitBatch {
             tenant: tenant.clone(),
             stream: stream.clone(),
@@ -306,10 +317,30 @@ async fn map_loop(
                 .collect(),
             state: batch.state,
             synced_at: Utc::now(),
+            snapshot: batch.snapshot,
         };
         if commit_tx.send((commit, record_count)).await.is_err() {
             break;
         }
+    }
+    Ok(())
+}
+
+/// A snapshot batch needs staging tables (prepared only for a stream whose
+/// definition declares snapshots) and cannot carry deleted records.
+fn check_snapshot(batch: &SourceBatch, stream: &str, staged: bool) -> Result<(), Error> {
+    if batch.snapshot.is_none() {
+        return Ok(());
+    }
+    if !staged {
+        return Err(Error::internal(format!(
+            "stream {stream} sent a snapshot batch, but its definition does not declare snapshots"
+        )));
+    }
+    if !batch.deleted.is_empty() {
+        return Err(Error::internal(format!(
+            "stream {stream} sent a snapshot batch with deleted records: a snapshot names deletions by leaving rows out"
+        )));
     }
     Ok(())
 }
@@ -347,7 +378,10 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::{CommitStats, Committed, StreamDef, StreamState, SyncMode, TableSchema, WriteMode};
+    use crate::{
+        CommitStats, Committed, SnapshotPart, StreamDef, StreamState, SyncMode, TableSchema,
+        WriteMode,
+    };
 
     /// Sends one batch, then waits for it to be committed, as a source that
     /// confirms upstream does; reports whether the wait ended in a commit.
@@ -400,7 +434,7 @@ mod tests {
 
     #[async_trait]
     impl Sink for NullSink {
-        async fn prepare(&mut self, _: &[SharedSchema]) -> Result<(), Error> {
+        async fn prepare(&mut self, _: &[SharedSchema], _: bool) -> Result<(), Error> {
             Ok(())
         }
 
@@ -435,5 +469,166 @@ mod tests {
             .expect("the run ends instead of hanging");
         assert_eq!(result.expect_err("the mapper failed").kind(), ErrorKind::Internal);
         assert_eq!(*waited.lock().expect("lock"), Some(false), "told the batch never committed");
+    }
+
+    /// Sends the given batches of stream `s`, whose definition declares
+    /// snapshots or not.
+    struct ListSource {
+        snapshots: bool,
+        batches: Mutex<Vec<SourceBatch>>,
+    }
+
+    #[async_trait]
+    impl Source for ListSource {
+        fn streams(&self) -> Vec<StreamDef> {
+            vec![StreamDef {
+                name: "s".into(),
+                primary_key: vec!["id".into()],
+                cursor_field: None,
+                sync_mode: SyncMode::Full,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+                snapshots: self.snapshots,
+            }]
+        }
+
+        async fn read(
+            &self,
+            _: ReadRequest,
+            out: mpsc::Sender<SourceBatch>,
+        ) -> Result<ReadSummary, Error> {
+            let batches = std::mem::take(&mut *self.batches.lock().expect("lock"));
+            for batch in batches {
+                if out.send(batch).await.is_err() {
+                    break;
+                }
+            }
+            Ok(ReadSummary::default())
+        }
+    }
+
+    /// One row per record in the first of its tables, none in the others.
+    struct FirstTableMapper(Vec<SharedSchema>);
+
+    impl RecordMapper for FirstTableMapper {
+        fn tables(&self) -> &[SharedSchema] {
+            &self.0
+        }
+
+        fn map_record(&self, _: &Record, out: &mut MappedRows) -> Result<(), Error> {
+            out.tables[0].push(Row(vec![Value::Int(1)]));
+            Ok(())
+        }
+    }
+
+    /// Records what `prepare` was asked to stage and every batch committed;
+    /// a clone sees what the pipeline's copy recorded.
+    #[derive(Default, Clone)]
+    struct RecordingSink {
+        staged: Arc<Mutex<Option<bool>>>,
+        batches: Arc<Mutex<Vec<CommitBatch>>>,
+    }
+
+    #[async_trait]
+    impl Sink for RecordingSink {
+        async fn prepare(&mut self, _: &[SharedSchema], staged: bool) -> Result<(), Error> {
+            *self.staged.lock().expect("lock") = Some(staged);
+            Ok(())
+        }
+
+        async fn read_state(&mut self, _: &str, _: &str) -> Result<Option<StreamState>, Error> {
+            Ok(None)
+        }
+
+        async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, Error> {
+            self.batches.lock().expect("lock").push(batch);
+            Ok(CommitStats::default())
+        }
+    }
+
+    fn schema(name: &str) -> SharedSchema {
+        Arc::new(TableSchema {
+            name: name.into(),
+            columns: vec![crate::Column::new("id", crate::ColumnType::Int, false)],
+            primary_key: vec!["id".into()],
+            parent_key: None,
+        })
+    }
+
+    fn run_list(snapshots: bool, batches: Vec<SourceBatch>) -> (Pipeline, RecordingSink) {
+        let sink = RecordingSink::default();
+        let recorded = sink.clone();
+        let pipeline = Pipeline::new(
+            "acme",
+            "s",
+            Arc::new(ListSource { snapshots, batches: Mutex::new(batches) }),
+            Arc::new(FirstTableMapper(vec![schema("parents"), schema("children")])),
+            Box::new(sink),
+            CancellationToken::new(),
+        );
+        (pipeline, recorded)
+    }
+
+    fn record() -> Record {
+        Record::from_json_str("{}").expect("json")
+    }
+
+    #[tokio::test]
+    async fn snapshot_parts_reach_the_sink_with_every_table_listed() {
+        let state = |n: i64| StreamState(serde_json::json!(n));
+        let (pipeline, RecordingSink { staged, batches: committed }) = run_list(
+            true,
+            vec![
+                SourceBatch::snapshot_part(vec![record()], state(1), SnapshotPart::FIRST),
+                SourceBatch::snapshot_part(vec![], state(2), SnapshotPart::LAST),
+                SourceBatch::new(vec![record(), record()], state(3)),
+            ],
+        );
+        pipeline.run().await.expect("run");
+        assert_eq!(*staged.lock().expect("lock"), Some(true), "staging tables prepared");
+        let committed = committed.lock().expect("lock");
+        let got: Vec<_> = committed
+            .iter()
+            .map(|b| {
+                let tables: Vec<_> =
+                    b.tables.iter().map(|t| (t.schema.name.as_str(), t.rows.len())).collect();
+                (b.snapshot, tables, b.state.clone())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(SnapshotPart::FIRST), vec![("parents", 1), ("children", 0)], state(1)),
+                (Some(SnapshotPart::LAST), vec![("parents", 0), ("children", 0)], state(2)),
+                (None, vec![("parents", 2), ("children", 0)], state(3)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_declares_no_snapshots_prepares_no_staging_and_may_not_send_one() {
+        let (pipeline, RecordingSink { staged, batches: committed }) = run_list(
+            false,
+            vec![
+                SourceBatch::new(vec![record()], StreamState(serde_json::json!(1))),
+                SourceBatch::snapshot_part(
+                    vec![record()],
+                    StreamState(serde_json::json!(2)),
+                    SnapshotPart::WHOLE,
+                ),
+            ],
+        );
+        let e = pipeline.run().await.expect_err("an undeclared snapshot");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(
+            e.to_string().contains(
+                "stream s sent a snapshot batch, but its definition does not declare snapshots"
+            ),
+            "{e}"
+        );
+        assert_eq!(*staged.lock().expect("lock"), Some(false));
+        let committed = committed.lock().expect("lock");
+        assert_eq!(committed.len(), 1, "the ordinary batch before it committed");
+        assert_eq!(committed[0].snapshot, None);
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::value::SharedSchema;
-use crate::{Error, Row, StreamState};
+use crate::{Error, Row, SnapshotPart, StreamState};
 
 /// The rows of one table in a batch.
 #[derive(Debug, Clone)]
@@ -28,20 +28,28 @@ pub struct TableDeletes {
 pub struct CommitBatch {
     pub tenant: String,
     pub stream: String,
+    /// The rows per table. In a snapshot batch, every table of the stream,
+    /// with or without rows: they are the tables the snapshot stages and
+    /// swaps.
     pub tables: Vec<TableRows>,
     /// Rows to mark deleted, after the upserts.
     pub deleted: Vec<TableDeletes>,
     pub state: StreamState,
     /// The value for every written row's `_synced_at`.
     pub synced_at: DateTime<Utc>,
+    /// `None`: an ordinary batch. `Some`: part of a snapshot, staged and
+    /// swapped in by the sink (see [`Sink::commit`]).
+    pub snapshot: Option<SnapshotPart>,
 }
 
 /// What a commit wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitStats {
-    /// Rows upserted per table, in the order of `CommitBatch::tables`.
+    /// Rows upserted per table, in the order of `CommitBatch::tables` (in a
+    /// snapshot batch: rows staged).
     pub rows: Vec<(String, u64)>,
-    /// Rows newly marked deleted per table (children included).
+    /// Rows newly marked deleted per table (children included; in a snapshot
+    /// batch that swaps: the live rows the snapshot lacks).
     pub deleted: Vec<(String, u64)>,
 }
 
@@ -50,7 +58,11 @@ pub struct CommitStats {
 /// Contract:
 /// - [`Sink::prepare`] runs once per run before anything else; it creates
 ///   missing tables (with the system columns `_synced_at`, `_deleted_at`)
-///   and the state table. It is idempotent.
+///   and the state table, and with `staged` (the stream's
+///   [`crate::StreamDef::snapshots`]) a staging table per table for
+///   snapshot batches. It is idempotent. Schema changes happen here, never
+///   in a commit: some databases (MySQL) commit a transaction implicitly on
+///   DDL.
 /// - [`Sink::read_state`] returns the state last committed for
 ///   `(tenant, stream)`, or `None`.
 /// - [`Sink::commit`] writes one batch **atomically**: all rows of all tables
@@ -63,6 +75,19 @@ pub struct CommitStats {
 /// - Each [`TableDeletes`] sets `_deleted_at` on the live rows it names and
 ///   on the live rows of every child table in the batch whose `parent_key`
 ///   is that table's primary key. A row upserted later is live again.
+/// - A snapshot batch ([`CommitBatch::snapshot`] is `Some`) writes no live
+///   row until its snapshot completes. In the same one transaction as the
+///   state: with `first`, the tenant's staged rows of the batch's tables are
+///   discarded; the batch's rows are upserted into the staging tables (by
+///   primary key, last wins); with `last`, each table's staged rows of the
+///   tenant are upserted into the live table (`_synced_at` = the batch's
+///   time, `_deleted_at` cleared), the tenant's live rows whose key is not
+///   staged get `_deleted_at`, and the staging rows are discarded. Readers
+///   of the live tables therefore see the previous snapshot or the new one,
+///   never part of one; a snapshot that stops half-way changes nothing
+///   visible. The parent rule for child tables does not apply: the swap
+///   marks children by their own keys. A snapshot batch carries no
+///   [`TableDeletes`].
 /// - Commits arrive in order, one at a time; the sink needs no locking.
 /// - Errors are [`crate::ErrorKind::Sink`] unless the cause is known to pass
 ///   (a dropped connection: `Transient`).
@@ -70,7 +95,9 @@ pub struct CommitStats {
 /// Stored as `Box<dyn Sink>`, hence `#[async_trait]`.
 #[async_trait]
 pub trait Sink: Send {
-    async fn prepare(&mut self, tables: &[SharedSchema]) -> Result<(), Error>;
+    /// Creates or extends `tables`; with `staged`, also their staging tables
+    /// (the stream sends snapshot batches).
+    async fn prepare(&mut self, tables: &[SharedSchema], staged: bool) -> Result<(), Error>;
 
     async fn read_state(
         &mut self,

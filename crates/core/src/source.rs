@@ -29,6 +29,35 @@ impl Record {
     }
 }
 
+/// Where a batch stands in a snapshot: a full read of a stream that the
+/// sink stages and swaps in whole (see [`SourceBatch::snapshot`]).
+///
+/// A snapshot of one batch has both flags set. Batches in between have
+/// neither. Only a stream whose [`StreamDef::snapshots`] is set may send
+/// snapshot batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPart {
+    /// This batch starts a new snapshot: anything staged before for this
+    /// tenant and the stream's tables (an abandoned snapshot) is discarded
+    /// first.
+    pub first: bool,
+    /// After staging this batch's rows, swap the snapshot in: the staged rows
+    /// become the live rows, and live rows the snapshot lacks get
+    /// `_deleted_at`.
+    pub last: bool,
+}
+
+impl SnapshotPart {
+    /// The first batch of a snapshot that has more to come.
+    pub const FIRST: SnapshotPart = SnapshotPart { first: true, last: false };
+    /// A batch in the middle of a snapshot.
+    pub const MIDDLE: SnapshotPart = SnapshotPart { first: false, last: false };
+    /// The batch that completes a snapshot.
+    pub const LAST: SnapshotPart = SnapshotPart { first: false, last: true };
+    /// A snapshot of one batch.
+    pub const WHOLE: SnapshotPart = SnapshotPart { first: true, last: true };
+}
+
 /// A batch of records and the checkpoint that covers them.
 ///
 /// `state` is what the stream resumes from once this batch *and every batch
@@ -40,27 +69,27 @@ pub struct SourceBatch {
     /// Records the source reports deleted. Each is a JSON object naming the
     /// record by the fields the source knows of it (a deleted Centra order:
     /// `{"number": 1234}`); the mapping turns it into the rows to mark.
+    /// Empty in a snapshot batch: what a snapshot lacks is what was deleted.
     pub deleted: Vec<Record>,
     pub state: StreamState,
-    /// Set when the batch is part of a snapshot (see [`SnapshotPart`]);
-    /// `None` for an ordinary batch.
+    /// `None`: an ordinary batch, upserted into the live tables. `Some`: part
+    /// of a snapshot, staged until the batch marked `last` swaps the whole
+    /// snapshot in. The same stream may send both kinds (an incremental run
+    /// between full reads). The state of a staged batch commits with the
+    /// staged rows, so a snapshot interrupted by a crash resumes where its
+    /// state says, with the rows staged so far kept.
     pub snapshot: Option<SnapshotPart>,
 }
 
-/// Where a batch stands in a snapshot: its rows are staged, and the
-/// snapshot is swapped in whole by its last batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotPart {
-    /// This batch starts a new snapshot: anything staged before is discarded.
-    pub first: bool,
-    /// After staging this batch's rows, swap the snapshot in.
-    pub last: bool,
-}
-
 impl SourceBatch {
-    /// A batch of records, none deleted.
+    /// An ordinary batch of records, none deleted.
     pub fn new(records: Vec<Record>, state: StreamState) -> Self {
         SourceBatch { records, deleted: Vec::new(), state, snapshot: None }
+    }
+
+    /// A batch of records that is part `part` of a snapshot.
+    pub fn snapshot_part(records: Vec<Record>, state: StreamState, part: SnapshotPart) -> Self {
+        SourceBatch { records, deleted: Vec::new(), state, snapshot: Some(part) }
     }
 }
 

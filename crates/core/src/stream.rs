@@ -37,7 +37,8 @@ pub struct StreamDef {
     /// (see [`crate::SourceBatch::deleted`]); empty if it does not. The
     /// runner checks before the run that the mapping can place them.
     pub deleted_by: Vec<String>,
-    /// The stream may send snapshot batches ([`crate::SourceBatch::snapshot`]).
+    /// The stream may send snapshot batches ([`crate::SourceBatch::snapshot`]):
+    /// the sink then prepares staging tables for the stream's tables.
     pub snapshots: bool,
 }
 

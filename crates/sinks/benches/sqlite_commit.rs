@@ -180,6 +180,7 @@ fn make_batch(n: usize, version: i64, orders: &SharedSchema, lines: &SharedSchem
         deleted: Vec::new(),
         state: StreamState(serde_json::json!({ "cursor": n, "version": version })),
         synced_at: at(1_800_000_000 + version),
+        snapshot: None,
     }
 }
 
@@ -193,7 +194,7 @@ fn commit(c: &mut Criterion) {
     let lines = lines_schema();
     let db = TestDatabase::sqlite();
     let mut sink = rt.block_on(db.sink());
-    rt.block_on(sink.prepare(&[orders.clone(), lines.clone()]))
+    rt.block_on(sink.prepare(&[orders.clone(), lines.clone()], false))
         .unwrap_or_else(|e| panic!("prepare: {e}"));
 
     let mut group = c.benchmark_group("sqlite_commit");

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cartage_core::{
-    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, StreamState, TableDeletes,
-    TableSchema, Value,
+    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, SnapshotPart, StreamState,
+    TableDeletes, TableSchema, Value,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -32,6 +32,7 @@ use crate::config::{redact_url, url_passwords};
 pub use crate::dialect::Backend;
 use crate::error::{SinkError, is_transient};
 use crate::exec::Tx;
+use crate::snapshot;
 
 /// The table holding each stream's committed state.
 pub const STATE_TABLE: &str = "_cartage_state";
@@ -56,6 +57,24 @@ pub struct StoredRow {
 /// for a child table the bound keys of the parents whose children it marks.
 type TableWrite = (SharedSchema, Vec<Row>, Option<Vec<Vec<SqValue>>>);
 
+/// What a commit runs, planned before its transaction opens.
+enum Plan {
+    /// An ordinary batch: upserts into the live tables, then deletions.
+    Live { writes: Vec<TableWrite>, deletes: Vec<DeleteStatement> },
+    /// A snapshot batch: each table's de-duplicated rows, to stage.
+    Snapshot { part: SnapshotPart, writes: Vec<(SharedSchema, Vec<Row>)> },
+}
+
+/// Statement text cached for one table's staging table.
+struct StageSql {
+    /// The live table's schema the text was built from.
+    live: TableSchema,
+    /// The staging table (same columns and key, no system columns).
+    stage: TableSchema,
+    /// Rows per statement -> `INSERT INTO stage ... ON CONFLICT ...` text.
+    upsert: HashMap<usize, String>,
+}
+
 /// Statement text cached for one table shape.
 struct TableSql {
     /// The schema the text was built from; rebuilt when it changes.
@@ -76,6 +95,8 @@ pub struct DatabaseSink {
     /// The URL without its password, for messages.
     url: String,
     sql: HashMap<String, TableSql>,
+    /// Per live table name, its staging table's statements.
+    stage_sql: HashMap<String, StageSql>,
 }
 
 impl std::fmt::Debug for DatabaseSink {
@@ -152,7 +173,13 @@ impl DatabaseSink {
             }
             SinkError::Connect { url: redacted.clone(), message, transient: is_transient(&e) }
         })?;
-        Ok(DatabaseSink { db, backend, url: redacted, sql: HashMap::new() })
+        Ok(DatabaseSink {
+            db,
+            backend,
+            url: redacted,
+            sql: HashMap::new(),
+            stage_sql: HashMap::new(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -229,17 +256,31 @@ impl DatabaseSink {
         Ok(rows)
     }
 
-    async fn prepare_inner(&mut self, tables: &[SharedSchema]) -> Result<(), SinkError> {
+    async fn prepare_inner(
+        &mut self,
+        tables: &[SharedSchema],
+        staged: bool,
+    ) -> Result<(), SinkError> {
         for schema in tables {
             validate_schema(schema)?;
-            self.create_table(schema).await?;
+            self.create_table(schema, true).await?;
+            if staged {
+                let stage = snapshot::stage_schema(self.backend, schema)?;
+                self.create_table(&stage, false).await?;
+            }
         }
         let state = state_schema();
-        self.create_table(&state).await?;
+        self.create_table(&state, false).await?;
         Ok(())
     }
 
-    async fn create_table(&self, schema: &TableSchema) -> Result<(), SinkError> {
+    /// Creates `schema`'s table if missing and adds the columns it lacks;
+    /// `system_columns`: with `_synced_at` and `_deleted_at`.
+    async fn create_table(
+        &self,
+        schema: &TableSchema,
+        system_columns: bool,
+    ) -> Result<(), SinkError> {
         let table = schema.name.as_str();
         let b = self.backend;
         let mut create = Table::create();
@@ -255,7 +296,7 @@ impl DatabaseSink {
             }
             create.col(&mut def);
         }
-        if table != STATE_TABLE {
+        if system_columns {
             create.col(
                 ColumnDef::new(Alias::new(SYNCED_AT))
                     .custom(Alias::new(b.column_sql(ColumnType::Timestamp, false)))
@@ -285,7 +326,7 @@ impl DatabaseSink {
         let existing = self.existing_columns(table).await?;
         let mut wanted: Vec<(&str, ColumnType)> =
             schema.columns.iter().map(|c| (c.name.as_str(), c.ty)).collect();
-        if table != STATE_TABLE {
+        if system_columns {
             wanted.push((SYNCED_AT, ColumnType::Timestamp));
             wanted.push((DELETED_AT, ColumnType::Timestamp));
         }
@@ -365,11 +406,56 @@ impl DatabaseSink {
 
     async fn commit_inner(&mut self, batch: CommitBatch) -> Result<CommitStats, SinkError> {
         let started = Instant::now();
-        let CommitBatch { tenant, stream, tables, deleted, state, synced_at } = batch;
+        let CommitBatch { tenant, stream, tables, deleted, state, synced_at, snapshot } = batch;
         let b = self.backend;
+        let synced = b.timestamp(synced_at);
 
         // Everything that can fail on the data itself is done before the
         // transaction opens.
+        let plan = match snapshot {
+            None => self.plan_live(tables, deleted, &synced, &tenant)?,
+            Some(part) => self.plan_snapshot(tables, deleted, part, &stream)?,
+        };
+
+        let mut txn = Tx::begin(&self.db, b)
+            .await
+            .map_err(|e| SinkError::statement("beginning a transaction", e))?;
+        let result = self.write(&mut txn, plan, &synced, &tenant, &stream, state).await;
+        let stats = match result {
+            Ok(stats) => stats,
+            Err(e) => {
+                // Dropping the transaction would roll back too; doing it here
+                // returns the connection clean before the error travels up.
+                if let Err(rollback) = txn.rollback().await {
+                    debug!(%rollback, "rollback after a failed commit failed");
+                }
+                return Err(e);
+            }
+        };
+        txn.commit().await.map_err(|e| {
+            SinkError::statement(format!("committing the batch of stream {stream}"), e)
+        })?;
+        debug!(
+            tenant,
+            stream,
+            rows = stats.rows.iter().map(|(_, n)| n).sum::<u64>(),
+            snapshot = ?snapshot,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "committed batch"
+        );
+        Ok(stats)
+    }
+
+    /// Checks and de-duplicates an ordinary batch, and binds what marks
+    /// removed children and deleted rows.
+    fn plan_live(
+        &mut self,
+        tables: Vec<cartage_core::TableRows>,
+        deleted: Vec<TableDeletes>,
+        synced: &SqValue,
+        tenant: &str,
+    ) -> Result<Plan, SinkError> {
+        let b = self.backend;
         let mut plans = Vec::with_capacity(tables.len());
         for t in &tables {
             let parents = match &t.schema.parent_key {
@@ -390,62 +476,91 @@ impl DatabaseSink {
             };
             writes.push((schema, rows, parents));
         }
-        let synced = b.timestamp(synced_at);
         let schemas: Vec<SharedSchema> =
             writes.iter().map(|(s, _, _)| SharedSchema::clone(s)).collect();
         let mut deletes = Vec::with_capacity(deleted.len());
         for d in deleted {
-            deletes.extend(delete_statements(b, &d, &schemas, &synced, &tenant)?);
+            deletes.extend(delete_statements(b, &d, &schemas, synced, tenant)?);
         }
+        Ok(Plan::Live { writes, deletes })
+    }
 
-        let mut txn = Tx::begin(&self.db, b)
-            .await
-            .map_err(|e| SinkError::statement("beginning a transaction", e))?;
-        let result = self.write(&mut txn, writes, deletes, &synced, &tenant, &stream, state).await;
-        let stats = match result {
-            Ok(stats) => stats,
-            Err(e) => {
-                // Dropping the transaction would roll back too; doing it here
-                // returns the connection clean before the error travels up.
-                if let Err(rollback) = txn.rollback().await {
-                    debug!(%rollback, "rollback after a failed commit failed");
-                }
-                return Err(e);
+    /// Checks and de-duplicates a snapshot batch. No parent rule: a batch
+    /// holds only part of the snapshot, so a parent's children may come in
+    /// another batch; the swap marks what the whole snapshot lacks instead.
+    fn plan_snapshot(
+        &mut self,
+        tables: Vec<cartage_core::TableRows>,
+        deleted: Vec<TableDeletes>,
+        part: SnapshotPart,
+        stream: &str,
+    ) -> Result<Plan, SinkError> {
+        if let Some(d) = deleted.first() {
+            return Err(SinkError::Snapshot {
+                stream: stream.to_owned(),
+                reason: format!(
+                    "a snapshot batch cannot mark rows of table {} deleted: rows the snapshot lacks are the deleted ones",
+                    d.schema.name
+                ),
+            });
+        }
+        let mut writes = Vec::with_capacity(tables.len());
+        for t in tables {
+            validate_schema(&t.schema)?;
+            let rows = dedupe(&t.schema, t.rows)?;
+            self.ensure_stage_sql(&t.schema)?;
+            writes.push((t.schema, rows));
+        }
+        Ok(Plan::Snapshot { part, writes })
+    }
+
+    /// Runs the planned statements, then writes the state, in `txn`.
+    async fn write(
+        &self,
+        txn: &mut Tx,
+        plan: Plan,
+        synced: &SqValue,
+        tenant: &str,
+        stream: &str,
+        state: StreamState,
+    ) -> Result<CommitStats, SinkError> {
+        let stats = match plan {
+            Plan::Live { writes, deletes } => self.write_live(txn, writes, deletes, synced).await?,
+            Plan::Snapshot { part, writes } => {
+                self.write_snapshot(txn, part, writes, synced, tenant).await?
             }
         };
-        txn.commit().await.map_err(|e| {
-            SinkError::statement(format!("committing the batch of stream {stream}"), e)
+        let b = self.backend;
+        let values = vec![
+            SqValue::String(Some(tenant.to_owned())),
+            SqValue::String(Some(stream.to_owned())),
+            b.bind(ColumnType::Json, Value::Json(state.0)).map_err(|found| {
+                SinkError::value_type(STATE_TABLE, "state", 0, ColumnType::Json, found)
+            })?,
+            synced.clone(),
+        ];
+        txn.execute(&state_upsert_sql(b), values).await.map_err(|e| {
+            SinkError::statement(
+                format!("writing the state of tenant {tenant}, stream {stream}"),
+                e,
+            )
         })?;
-        debug!(
-            tenant,
-            stream,
-            rows = stats.rows.iter().map(|(_, n)| n).sum::<u64>(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "committed batch"
-        );
         Ok(stats)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
+    async fn write_live(
         &self,
         txn: &mut Tx,
         writes: Vec<TableWrite>,
         deletes: Vec<DeleteStatement>,
         synced: &SqValue,
-        tenant: &str,
-        stream: &str,
-        state: StreamState,
     ) -> Result<CommitStats, SinkError> {
         let b = self.backend;
         let mut stats = CommitStats::default();
         for (schema, rows, parents) in writes {
             let table = schema.name.as_str();
             let Some(sql) = self.sql.get(table) else {
-                return Err(SinkError::Schema {
-                    table: table.into(),
-                    reason: "no statements were built for this table".into(),
-                });
+                return Err(no_statements(table));
             };
             if let Some(parents) = parents {
                 let per = schema.parent_key.as_ref().map_or(1, Vec::len);
@@ -464,28 +579,10 @@ impl DatabaseSink {
                     })?;
                 }
             }
-            let count = rows.len() as u64;
-            let width = schema.columns.len();
-            let max = chunk_limit(b, width, 1);
-            let mut rows = rows.into_iter().enumerate();
-            for n in chunk_sizes(rows.len(), max) {
-                let mut values = Vec::with_capacity(n * (width + 1));
-                for (i, Row(row)) in rows.by_ref().take(n) {
-                    for (v, c) in row.into_iter().zip(&schema.columns) {
-                        values.push(b.bind(c.ty, v).map_err(|found| {
-                            SinkError::value_type(table, &c.name, i, c.ty, found)
-                        })?);
-                    }
-                    values.push(synced.clone());
-                }
-                let text = sql.upsert.get(&n).map_or_else(
-                    || Cow::Owned(upsert_sql(b, &schema, n)),
-                    |t| Cow::Borrowed(t.as_str()),
-                );
-                txn.execute(&text, values).await.map_err(|e| {
-                    SinkError::statement(format!("upserting into table {table}"), e)
-                })?;
-            }
+            let action = || format!("upserting into table {table}");
+            let count = self
+                .upsert_rows(txn, table, action, &schema, &sql.upsert, rows, Some(synced))
+                .await?;
             stats.rows.push((schema.name.clone(), count));
         }
 
@@ -498,23 +595,102 @@ impl DatabaseSink {
                 None => stats.deleted.push((d.table, marked)),
             }
         }
-
-        let state_json = state.0;
-        let values = vec![
-            SqValue::String(Some(tenant.to_owned())),
-            SqValue::String(Some(stream.to_owned())),
-            b.bind(ColumnType::Json, Value::Json(state_json)).map_err(|found| {
-                SinkError::value_type(STATE_TABLE, "state", 0, ColumnType::Json, found)
-            })?,
-            synced.clone(),
-        ];
-        txn.execute(&state_upsert_sql(b), values).await.map_err(|e| {
-            SinkError::statement(
-                format!("writing the state of tenant {tenant}, stream {stream}"),
-                e,
-            )
-        })?;
         Ok(stats)
+    }
+
+    /// Stages a snapshot batch's rows (after discarding an abandoned
+    /// snapshot's, on `first`) and, on `last`, swaps each table's snapshot
+    /// in (see [`crate::snapshot`]).
+    async fn write_snapshot(
+        &self,
+        txn: &mut Tx,
+        part: SnapshotPart,
+        writes: Vec<(SharedSchema, Vec<Row>)>,
+        synced: &SqValue,
+        tenant: &str,
+    ) -> Result<CommitStats, SinkError> {
+        let b = self.backend;
+        let mut stats = CommitStats::default();
+        for (schema, rows) in writes {
+            let table = schema.name.as_str();
+            let Some(sql) = self.stage_sql.get(table) else {
+                return Err(no_statements(table));
+            };
+            let clear = || run(snapshot::clear(b, &sql.stage, tenant));
+            if part.first {
+                let (text, values) = clear();
+                txn.execute(&text, values).await.map_err(|e| {
+                    SinkError::statement(format!("discarding the staged rows of table {table}"), e)
+                })?;
+            }
+            let action = || format!("staging rows of table {table}");
+            let count =
+                self.upsert_rows(txn, table, action, &sql.stage, &sql.upsert, rows, None).await?;
+            stats.rows.push((schema.name.clone(), count));
+            if !part.last {
+                continue;
+            }
+            let swapping = || format!("swapping the snapshot of table {table} in");
+            let (text, values) = run(snapshot::swap(b, &schema, &sql.stage, synced, tenant)?);
+            let swapped = txn
+                .execute(&text, values)
+                .await
+                .map_err(|e| SinkError::statement(swapping(), e))?;
+            let (text, values) =
+                run(snapshot::mark_missing(b, &schema, &sql.stage, synced, tenant));
+            let marked = txn.execute(&text, values).await.map_err(|e| {
+                SinkError::statement(format!("marking rows the snapshot of table {table} lacks"), e)
+            })?;
+            let (text, values) = clear();
+            txn.execute(&text, values).await.map_err(|e| SinkError::statement(swapping(), e))?;
+            debug!(table, swapped, marked, "swapped snapshot in");
+            stats.deleted.push((schema.name.clone(), marked));
+        }
+        Ok(stats)
+    }
+
+    /// Upserts `rows` into `target` in multi-row statements (text from
+    /// `cached`, or built for an unusual size); with `synced`, the table has
+    /// the system columns and every row gets that `_synced_at`. Errors name
+    /// `table` and `action`. Returns the number of rows.
+    #[allow(clippy::too_many_arguments)]
+    async fn upsert_rows(
+        &self,
+        txn: &mut Tx,
+        table: &str,
+        action: impl Fn() -> String,
+        target: &TableSchema,
+        cached: &HashMap<usize, String>,
+        rows: Vec<Row>,
+        synced: Option<&SqValue>,
+    ) -> Result<u64, SinkError> {
+        let b = self.backend;
+        let count = rows.len() as u64;
+        let width = target.columns.len();
+        let extra = usize::from(synced.is_some());
+        let max = chunk_limit(b, width, extra);
+        let mut rows = rows.into_iter().enumerate();
+        for n in chunk_sizes(rows.len(), max) {
+            let mut values = Vec::with_capacity(n * (width + extra));
+            for (i, Row(row)) in rows.by_ref().take(n) {
+                for (v, c) in row.into_iter().zip(&target.columns) {
+                    values.push(
+                        b.bind(c.ty, v).map_err(|found| {
+                            SinkError::value_type(table, &c.name, i, c.ty, found)
+                        })?,
+                    );
+                }
+                if let Some(synced) = synced {
+                    values.push(synced.clone());
+                }
+            }
+            let text = cached.get(&n).map_or_else(
+                || Cow::Owned(upsert_sql(b, target, n, synced.is_some())),
+                |t| Cow::Borrowed(t.as_str()),
+            );
+            txn.execute(&text, values).await.map_err(|e| SinkError::statement(action(), e))?;
+        }
+        Ok(count)
     }
 
     /// Builds (once per table shape) the statement text for every chunk size
@@ -528,7 +704,7 @@ impl DatabaseSink {
         let max = chunk_limit(b, schema.columns.len(), 1);
         let mut n = max;
         while n >= 1 {
-            upsert.insert(n, upsert_sql(b, schema, n));
+            upsert.insert(n, upsert_sql(b, schema, n, true));
             n /= 2;
         }
         let mut mark_deleted = HashMap::new();
@@ -543,12 +719,34 @@ impl DatabaseSink {
         self.sql
             .insert(schema.name.clone(), TableSql { schema: schema.clone(), upsert, mark_deleted });
     }
+
+    /// Builds (once per table shape) the statement text that stages rows of
+    /// `live` for every chunk size a commit can use.
+    fn ensure_stage_sql(&mut self, live: &TableSchema) -> Result<(), SinkError> {
+        if self.stage_sql.get(&live.name).is_some_and(|s| s.live == *live) {
+            return Ok(());
+        }
+        let b = self.backend;
+        let stage = snapshot::stage_schema(b, live)?;
+        let mut upsert = HashMap::new();
+        let mut n = chunk_limit(b, stage.columns.len(), 0);
+        while n >= 1 {
+            upsert.insert(n, upsert_sql(b, &stage, n, false));
+            n /= 2;
+        }
+        self.stage_sql.insert(live.name.clone(), StageSql { live: live.clone(), stage, upsert });
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Sink for DatabaseSink {
-    async fn prepare(&mut self, tables: &[SharedSchema]) -> Result<(), cartage_core::Error> {
-        Ok(self.prepare_inner(tables).await?)
+    async fn prepare(
+        &mut self,
+        tables: &[SharedSchema],
+        staged: bool,
+    ) -> Result<(), cartage_core::Error> {
+        Ok(self.prepare_inner(tables, staged).await?)
     }
 
     async fn read_state(
@@ -636,31 +834,39 @@ fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
     sizes
 }
 
-fn upsert_sql(b: Backend, schema: &TableSchema, rows: usize) -> String {
+/// `INSERT ... ON CONFLICT (pk) DO UPDATE` for `rows` rows of `schema`;
+/// `system_columns`: also `_synced_at` (bound) and `_deleted_at` (NULL).
+fn upsert_sql(b: Backend, schema: &TableSchema, rows: usize, system_columns: bool) -> String {
+    let system: &[&str] = if system_columns { &[SYNCED_AT, DELETED_AT] } else { &[] };
     let mut q = Query::insert();
     q.into_table(Alias::new(&schema.name)).columns(
         schema
             .columns
             .iter()
             .map(|c| Alias::new(&c.name))
-            .chain([Alias::new(SYNCED_AT), Alias::new(DELETED_AT)]),
+            .chain(system.iter().map(|c| Alias::new(*c))),
     );
-    // Cannot panic: one placeholder per column listed above.
-    let placeholders: Vec<Expr> = schema
-        .columns
-        .iter()
-        .map(|c| Expr::val(b.null(c.ty)))
-        .chain([Expr::val(b.null(ColumnType::Timestamp)), Expr::null()])
-        .collect();
+    let mut placeholders: Vec<Expr> =
+        schema.columns.iter().map(|c| Expr::val(b.null(c.ty))).collect();
+    if system_columns {
+        placeholders.extend([Expr::val(b.null(ColumnType::Timestamp)), Expr::null()]);
+    }
     for _ in 0..rows {
+        // Cannot panic: one placeholder per column listed above.
         q.values_panic(placeholders.iter().cloned());
     }
-    let updates = schema
+    let mut updates: Vec<Alias> = schema
         .columns
         .iter()
         .filter(|c| !schema.primary_key.contains(&c.name))
         .map(|c| Alias::new(&c.name))
-        .chain([Alias::new(SYNCED_AT), Alias::new(DELETED_AT)]);
+        .chain(system.iter().map(|c| Alias::new(*c)))
+        .collect();
+    if updates.is_empty() {
+        // A staging table of key columns only: the row is already there, and
+        // `DO UPDATE` needs a column (setting the first key to itself).
+        updates.extend(schema.primary_key.first().map(Alias::new));
+    }
     q.on_conflict(
         OnConflict::columns(schema.primary_key.iter().map(Alias::new))
             .update_columns(updates)
@@ -687,6 +893,18 @@ fn mark_deleted_sql(b: Backend, schema: &TableSchema, parents: usize) -> String 
                 .in_tuples((0..parents).map(|_| ValueTuple::Many(tuple.clone()))),
         );
     b.db_backend().build(&q).sql
+}
+
+fn no_statements(table: &str) -> SinkError {
+    SinkError::Schema {
+        table: table.into(),
+        reason: "no statements were built for this table".into(),
+    }
+}
+
+/// A built statement's text and values, for [`Tx::execute`].
+fn run(built: Statement) -> (String, Vec<SqValue>) {
+    (built.sql, built.values.map(|v| v.0).unwrap_or_default())
 }
 
 /// One `UPDATE ... SET _deleted_at` with its values bound.
@@ -968,12 +1186,12 @@ mod tests {
 
     #[test]
     fn upsert_text_has_one_parameter_per_value_and_updates_non_key_columns() {
-        let sql = upsert_sql(Backend::Sqlite, &schema(), 2);
+        let sql = upsert_sql(Backend::Sqlite, &schema(), 2, true);
         assert_eq!(
             sql,
             r#"INSERT INTO "order_lines" ("tenant", "order_id", "line_id", "sku", "_synced_at", "_deleted_at") VALUES (?, ?, ?, ?, ?, NULL), (?, ?, ?, ?, ?, NULL) ON CONFLICT ("tenant", "order_id", "line_id") DO UPDATE SET "sku" = "excluded"."sku", "_synced_at" = "excluded"."_synced_at", "_deleted_at" = "excluded"."_deleted_at""#
         );
-        let sql = upsert_sql(Backend::Mysql, &schema(), 1);
+        let sql = upsert_sql(Backend::Mysql, &schema(), 1, true);
         assert!(sql.ends_with("ON DUPLICATE KEY UPDATE `sku` = VALUES(`sku`), `_synced_at` = VALUES(`_synced_at`), `_deleted_at` = VALUES(`_deleted_at`)"), "{sql}");
     }
 

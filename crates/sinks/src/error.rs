@@ -51,6 +51,11 @@ pub enum SinkError {
     #[error("table {table}, column {column}: cannot decode stored value: {reason}")]
     Decode { table: String, column: String, reason: String },
 
+    /// A snapshot batch asks for something a snapshot cannot do (a bug in
+    /// the source or the pipeline).
+    #[error("stream {stream}: {reason}")]
+    Snapshot { stream: String, reason: String },
+
     /// The stored state of a stream is not valid JSON.
     #[error("state of tenant {tenant}, stream {stream}: {reason}")]
     State { tenant: String, stream: String, reason: String },
@@ -88,6 +93,7 @@ impl SinkError {
             SinkError::ValueType { .. } | SinkError::RowWidth { .. } => ErrorKind::Data,
             SinkError::Schema { .. } => ErrorKind::Config,
             SinkError::Decode { .. } | SinkError::State { .. } => ErrorKind::Sink,
+            SinkError::Snapshot { .. } => ErrorKind::Internal,
         }
     }
 }

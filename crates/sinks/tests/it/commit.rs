@@ -279,7 +279,7 @@ async fn a_failed_commit_leaves_neither_rows_nor_state(db: TestDatabase) {
     // after the first table's upsert already ran in the transaction.
     let mut sink = db.sink().await;
     let strict = Arc::new(lines_schema_with_sku_nullable(false));
-    sink.prepare(&[orders_schema(), strict]).await.expect("prepare");
+    sink.prepare(&[orders_schema(), strict], false).await.expect("prepare");
     let t1 = ts(1_700_000_001, 0);
     sink.commit(batch(
         vec![

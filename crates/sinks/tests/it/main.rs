@@ -7,4 +7,5 @@ mod support;
 mod commit;
 mod connect;
 mod prepare;
+mod snapshot;
 mod values;

@@ -21,9 +21,12 @@ async fn prepare_creates_tables_and_is_idempotent(db: TestDatabase) {
         .await
         .expect("commit");
     // A second prepare (the next run) keeps tables, rows and state.
-    sink.prepare(&[orders_schema(), lines_schema()]).await.expect("second prepare");
+    sink.prepare(&[orders_schema(), lines_schema()], false).await.expect("second prepare");
     let mut again = db.sink().await;
-    again.prepare(&[orders_schema(), lines_schema()]).await.expect("prepare on a new connection");
+    again
+        .prepare(&[orders_schema(), lines_schema()], false)
+        .await
+        .expect("prepare on a new connection");
     assert_eq!(data(&again, &orders_schema()).await, vec![order("1", 1, "shipped", "10.00")]);
     assert_eq!(again.read_state(TENANT, "orders").await.expect("read_state"), Some(state(7)));
 }
@@ -41,7 +44,9 @@ async fn prepare_adds_a_declared_extra_column(db: TestDatabase) {
     wider.columns.push(Column::new("channel", ColumnType::Text, true));
     let wider = Arc::new(wider);
     let mut sink = db.sink().await;
-    sink.prepare(&[wider.clone(), lines_schema()]).await.expect("prepare with extra columns");
+    sink.prepare(&[wider.clone(), lines_schema()], false)
+        .await
+        .expect("prepare with extra columns");
 
     let mut two = order("2", 2, "new", "5.50").0;
     two.push(Value::Decimal(dec("2.25")));

@@ -123,6 +123,7 @@ pub fn batch(
         deleted: Vec::new(),
         state: state(cursor),
         synced_at,
+        snapshot: None,
     }
 }
 
@@ -133,7 +134,7 @@ pub fn state(cursor: i64) -> StreamState {
 /// A connected sink with `orders` and `order_lines` prepared.
 pub async fn prepared(db: &cartage_sinks::testing::TestDatabase) -> DatabaseSink {
     let mut sink = db.sink().await;
-    sink.prepare(&[orders_schema(), lines_schema()]).await.expect("prepare");
+    sink.prepare(&[orders_schema(), lines_schema()], false).await.expect("prepare");
     sink
 }
 
