@@ -8,6 +8,9 @@
 //! once per (table, rows per statement) and reused; row counts are split into
 //! a full chunk size and powers of two so the set of distinct statements (and
 //! so the driver's prepared-statement cache) stays small.
+//!
+//! A snapshot batch is one transaction too, but writes its rows into the
+//! staging tables, and the last one swaps them in (see [`crate::snapshot`]).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -631,19 +634,23 @@ impl DatabaseSink {
                 continue;
             }
             let swapping = || format!("swapping the snapshot of table {table} in");
+            let started = Instant::now();
             let (text, values) = run(snapshot::swap(b, &schema, &sql.stage, synced, tenant)?);
             let swapped = txn
                 .execute(&text, values)
                 .await
                 .map_err(|e| SinkError::statement(swapping(), e))?;
+            let upsert_ms = started.elapsed().as_millis() as u64;
             let (text, values) =
                 run(snapshot::mark_missing(b, &schema, &sql.stage, synced, tenant));
             let marked = txn.execute(&text, values).await.map_err(|e| {
                 SinkError::statement(format!("marking rows the snapshot of table {table} lacks"), e)
             })?;
+            let mark_ms = started.elapsed().as_millis() as u64 - upsert_ms;
             let (text, values) = clear();
             txn.execute(&text, values).await.map_err(|e| SinkError::statement(swapping(), e))?;
-            debug!(table, swapped, marked, "swapped snapshot in");
+            let clear_ms = started.elapsed().as_millis() as u64 - upsert_ms - mark_ms;
+            debug!(table, swapped, marked, upsert_ms, mark_ms, clear_ms, "swapped snapshot in");
             stats.deleted.push((schema.name.clone(), marked));
         }
         Ok(stats)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cartage_core::{
     Column, ColumnType, CommitBatch, ErrorKind, Row, SharedSchema, Sink, SnapshotPart, StreamState,
-    TableRows, TableSchema, Value,
+    TableDeletes, TableRows, TableSchema, Value,
 };
 use cartage_sinks::testing::TestDatabase;
 use cartage_sinks::{Backend, DatabaseSink};
@@ -24,6 +24,7 @@ all_backends!(
     ordinary_batches_between_snapshots_upsert_directly,
     a_snapshot_larger_than_one_statement_is_swapped_whole,
     a_table_name_too_long_for_its_staging_table_is_refused_by_prepare,
+    a_snapshot_batch_that_names_deleted_rows_is_refused,
 );
 
 const STREAM: &str = "inventory";
@@ -531,4 +532,24 @@ async fn a_table_name_too_long_for_its_staging_table_is_refused_by_prepare(db: T
             assert_eq!(live(&sink, &long).await.len(), 1);
         }
     }
+}
+
+async fn a_snapshot_batch_that_names_deleted_rows_is_refused(db: TestDatabase) {
+    let mut sink = staged_sink(&db, &[inventory_schema()]).await;
+    let mut batch =
+        stock_part(SnapshotPart::WHOLE, vec![stock("A", 1, 5)], 1, ts(1_700_000_001, 0));
+    batch.deleted = vec![TableDeletes {
+        schema: inventory_schema(),
+        column: "size_id".into(),
+        values: vec![Value::Int(2)],
+    }];
+    let e = sink.commit(batch).await.expect_err("deletions in a snapshot");
+    assert_eq!(e.kind(), ErrorKind::Internal);
+    assert_eq!(
+        e.to_string(),
+        "internal error: stream inventory: a snapshot batch cannot mark rows of table \
+         inventory_levels deleted: rows the snapshot lacks are the deleted ones"
+    );
+    assert!(live(&sink, &inventory_schema()).await.is_empty());
+    assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), None);
 }
