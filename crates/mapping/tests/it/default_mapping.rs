@@ -120,7 +120,7 @@ fn the_supply_mapping_fills_stock_and_the_supplier_module() {
         "physicalQuantity": 38, "allocatedQuantity": 20, "freeToAllocateQuantity": 18,
         "demandQuantity": 1, "availableNowQuantity": 17, "incomingQuantity": 10, "onDeliveryQuantity": 0
     });
-    let rows = run(&m, "inventory", &[stock.clone()]);
+    let rows = run(&m, "inventory", std::slice::from_ref(&stock));
     assert_eq!(
         rows["inventory_levels"][0],
         serde_json::json!({
@@ -131,7 +131,7 @@ fn the_supply_mapping_fills_stock_and_the_supplier_module() {
     );
     let full = compile_dir(&repo_root().join("mappings"), "centra/supply-full-stock.yaml", &ctx())
         .unwrap_or_else(|d| panic!("{d}"));
-    let rows = run(&full, "inventory", &[stock.clone()]);
+    let rows = run(&full, "inventory", std::slice::from_ref(&stock));
     assert_eq!(
         rows["inventory_levels"][0],
         serde_json::json!({
