@@ -465,6 +465,9 @@ impl<'c> O<'c> {
             }
             (None, None) => Box::new(1..=w.generator.sizes.len() as i64),
         };
+        // Without conditions on the rows, page `p` of one warehouse starts at
+        // size id `limit × (p − 1) + 1`: no row before it is looked at.
+        let trivial = only_size.is_none() && filter.is_trivial();
         let ctx = self.ctx;
         let rows_of = |sid: i64, wi: usize| -> Option<&'c StockLevel> {
             let l = w.stock[wi].get(usize::try_from(sid - 1).ok()?)?;
@@ -477,8 +480,12 @@ impl<'c> O<'c> {
         if warehouses.len() == 1 && size_id_order(&keys) {
             let wi = warehouses[0];
             let skip = limit * (page - 1);
-            let rows: Vec<&StockLevel> =
-                size_ids.filter_map(|sid| rows_of(sid, wi)).skip(skip).take(limit).collect();
+            let rows: Vec<&StockLevel> = if trivial {
+                let n = w.stock[wi].len();
+                w.stock[wi][skip.min(n)..(skip + limit).min(n)].iter().collect()
+            } else {
+                size_ids.filter_map(|sid| rows_of(sid, wi)).skip(skip).take(limit).collect()
+            };
             return Ok(ResolvedValue::list(
                 rows.into_iter().map(move |l| ResolvedValue::object(O { ctx, k: K::Stock(l) })),
             ));
@@ -830,6 +837,15 @@ impl StockFilter {
                 .collect(),
             negate: str_list(f, "negate").unwrap_or_default(),
         }
+    }
+
+    /// Whether every row of the chosen warehouses matches.
+    fn is_trivial(&self) -> bool {
+        self.product_ids.is_none()
+            && self.variant_ids.is_none()
+            && self.size_ids.is_none()
+            && self.ranges.is_empty()
+            && self.negate.is_empty()
     }
 
     fn matches(&self, l: &StockLevel, s: &Size) -> bool {

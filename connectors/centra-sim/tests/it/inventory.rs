@@ -339,3 +339,61 @@ async fn deliveries_can_be_removed_and_the_date_header_controlled() {
     assert!(date(&get().await.expect("get")).is_some());
     running.shutdown().await;
 }
+
+/// The inventory benchmark's world: 20 warehouses × 50,000 sizes = 1M stock
+/// rows. Built in bounded time; a page of 20 × 200 rows, by page index or by
+/// a set of size ids, is served without work proportional to all rows.
+#[test]
+fn a_million_stock_rows_build_and_serve_pages_quickly() {
+    let started = std::time::Instant::now();
+    let sim = Simulator::new(SimConfig {
+        orders: 100,
+        warehouses: 20,
+        product_sizes: Some(50_000),
+        tier: Tier::Unlimited,
+        ..SimConfig::default()
+    });
+    let built = started.elapsed();
+    let sizes: usize = sim.products().iter().flat_map(|p| &p.variants).map(|v| v.sizes.len()).sum();
+    assert_eq!(sizes, 50_000);
+    let q = "query($p: Int!, $w: StockFilter) { warehouses(limit: 20) { id stock(limit: 200, page: $p, where: $w) { freeToAllocateQuantity productSize { id SKU EAN } warehouse { id name } } } }";
+    // The last page costs no more than the first.
+    let mut times = Vec::new();
+    for page in [1, 125, 250] {
+        let t = std::time::Instant::now();
+        let d = sim.execute(q, json!({ "p": page, "w": null }));
+        times.push(t.elapsed());
+        let ws = d["data"]["warehouses"].as_array().expect("warehouses");
+        assert_eq!(ws.len(), 20);
+        let first = ws[0]["stock"][0]["productSize"]["id"].as_i64().expect("size id");
+        assert_eq!(first, (page - 1) * 200 + 1);
+        assert_eq!(ws[19]["stock"].as_array().expect("rows").len(), 200);
+        assert_eq!(d["extensions"]["complexity"], 20 * (1 + 200 * 3));
+    }
+    let t = std::time::Instant::now();
+    let d = sim.execute(q, json!({ "p": 251, "w": null }));
+    assert_eq!(d["data"]["warehouses"][0]["stock"], json!([]));
+    // Re-reading a set of sizes in every warehouse.
+    let ids: Vec<i64> = (0..200).map(|i| 49_999 - i * 37).collect();
+    let d = sim.execute(q, json!({ "p": 1, "w": { "productSizeId": ids, "warehouseId": [2, 7] } }));
+    let ws = d["data"]["warehouses"].as_array().expect("warehouses");
+    let served: Vec<usize> = ws.iter().map(|w| w["stock"].as_array().map_or(0, Vec::len)).collect();
+    assert_eq!(served.iter().sum::<usize>(), 400, "two warehouses × 200 sizes");
+    let by_ids = t.elapsed();
+    // Generous bounds for an unoptimised build on a shared 2-core machine;
+    // a release build serves a page in a few milliseconds.
+    assert!(built < std::time::Duration::from_secs(60), "built in {built:?}");
+    for t in times.iter().chain([&by_ids]) {
+        assert!(*t < std::time::Duration::from_secs(5), "{times:?} {by_ids:?}");
+    }
+    if let Some(peak_kb) = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    }) {
+        eprintln!("built in {built:?}, pages {times:?}, by ids {by_ids:?}, peak {peak_kb} kB");
+    }
+    let spread = times.iter().max().expect("times").as_secs_f64()
+        / times.iter().min().expect("times").as_secs_f64();
+    assert!(spread < 10.0, "page times should not grow with the page index: {times:?}");
+}
