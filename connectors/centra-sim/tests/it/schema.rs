@@ -177,6 +177,40 @@ async fn introspected_schema_equals_the_sdl_file() {
         &"field orders(where: OrderFilter, sort: [OrderSort!] = [number_ASC], limit: Int = 20, page: Int = 1): [Order!]!".to_string()
     ));
     assert!(served["DirectToConsumerOrder"].contains(&"implements Order".to_string()));
+    // The shapes from the fidelity review, as served.
+    for (ty, fact) in [
+        ("ProductOrderLine", "field productName(): String"),
+        ("ProductOrderLine", "field productVariantName(): String"),
+        ("ProductSize", "field productVariant(): ProductVariant"),
+        ("OrderTotals", "field lineValues(): MonetaryValue!"),
+        ("Warehouse", "field status(): Status!"),
+        ("Status", "value INACTIVE"),
+        ("StockFilter", "input negate: [String!]"),
+        ("StockFilter", "input onDeliveryQuantity: IntRange"),
+        ("Event", "field market(): Market"),
+        ("EventFilter", "input marketId: [Int!]"),
+        ("EventTarget", "possible StockChange"),
+        ("StockChangeType", "value DELIVERY"),
+        (
+            "Mutation",
+            "field unsetEventListeners(input: [EventListenerUnsetInput!]!): EventListenerUnsetPayload!",
+        ),
+        (
+            "Query",
+            "field stockChangeConnection(first: Int, after: String, last: Int, before: String, where: StockChangeFilter, sort: [StockChangeSort!] = [id_ASC]): StockChangeConnection!",
+        ),
+        (
+            "Warehouse",
+            "field stockChanges(where: StockChangeFilter, sort: [StockChangeSort!] = [id_DESC], limit: Int = 20, page: Int = 1): [StockChange!]!",
+        ),
+    ] {
+        assert!(served[ty].contains(&fact.to_string()), "{ty}: {fact} in {:?}", served[ty]);
+    }
+    assert!(
+        served["EventListener"].iter().any(|f| f.starts_with("field createdAt(")),
+        "{:?}",
+        served["EventListener"]
+    );
     running.shutdown().await;
 }
 
