@@ -31,6 +31,7 @@ mod query;
 pub mod ratelimit;
 mod server;
 mod state;
+mod stock;
 
 pub use control::Control;
 pub use error::SimError;
