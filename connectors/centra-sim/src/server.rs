@@ -60,6 +60,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cancel: Can
                 }
             },
         };
+        // Small answers go out at once rather than waiting for a delayed ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%e, "centra-sim could not set TCP_NODELAY");
+        }
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let cancel = cancel.clone();
         conns.spawn(async move {
