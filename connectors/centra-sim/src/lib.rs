@@ -33,7 +33,8 @@ mod server;
 mod state;
 mod stock;
 
-pub use control::Control;
+pub use control::{Control, DateHeader, RemoveDeliveries};
+pub use dates::DateFilterReading;
 pub use error::SimError;
 
 use apollo_compiler::Schema;
