@@ -1,25 +1,32 @@
 //! Query complexity, computed from the document before execution.
 //!
-//! Centra does not publish its formula; the simulator documents its own, in
-//! which nested lists cost the most (as in Centra):
+//! Centra's published formula (centra.dev, "query complexity calculation"),
+//! as the simulator applies it:
 //!
-//! - a scalar or enum field costs 0, except the `Stock` quantities other than
-//!   `freeToAllocateQuantity`, which cost 1 each (Centra: "the others cost more");
+//! - a scalar or enum field costs 0, except expensive scalars, which cost
+//!   [`EXPENSIVE_SCALAR`] (2): every `Stock` quantity except
+//!   `freeToAllocateQuantity`, which is free (verified);
 //! - an object field costs 1 plus the cost of its selection;
 //! - a list field costs `n × (1 + cost of its selection)`, where `n` is the
 //!   requested `limit` (a literal, a variable's value or the schema default,
 //!   clamped to 0..=200); for a connection's `edges` it is the connection's
 //!   `first` or `last` (default 20); for an unpaged list such as `lines` or
-//!   `elements` it is the estimate 10;
-//! - `rateLimits` costs 10 flat, and so do `__schema` and `__type`;
+//!   `elements` it is 10 (Centra: "a default of 10 is assumed");
+//! - `rateLimits` costs 10 flat, and so do `__schema` and `__type` (inferred);
 //! - fragments count where they are spread; the operation's cost is the sum
 //!   over its top-level fields, at least 1.
+//!
+//! Example: `warehouses(limit: 20) { id stock(limit: 200) {
+//! freeToAllocateQuantity productSize { id } } }` costs
+//! `20 × (1 + 200 × (1 + 0 + 1)) = 8,020`.
 
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::ast::Value;
 use apollo_compiler::executable::{Operation, Selection, SelectionSet};
 use apollo_compiler::response::{JsonMap, JsonValue};
 
+/// The cost of an expensive scalar.
+pub const EXPENSIVE_SCALAR: u64 = 2;
 /// The estimate for lists without a size argument.
 pub const UNPAGED_LIST_ESTIMATE: u64 = 10;
 /// The flat cost of `rateLimits`, `__schema` and `__type`.
@@ -52,11 +59,10 @@ fn selection_cost(
                     FLAT_COST
                 } else if f.selection_set.selections.is_empty() {
                     let parent = set.ty.as_str();
-                    u64::from(
-                        parent == "Stock"
-                            && name.ends_with("Quantity")
-                            && name != "freeToAllocateQuantity",
-                    )
+                    let expensive = parent == "Stock"
+                        && name.ends_with("Quantity")
+                        && name != "freeToAllocateQuantity";
+                    if expensive { EXPENSIVE_SCALAR } else { 0 }
                 } else {
                     // A connection passes its page size down to its `edges`.
                     let size = has_arg("first").then(|| {
@@ -158,6 +164,30 @@ mod tests {
                 serde_json::json!({})
             ),
             1 + 100 * (1 + 1)
+        );
+    }
+
+    #[test]
+    fn expensive_stock_quantities_cost_two_and_free_to_allocate_nothing() {
+        let q = |fields: &str| {
+            cost(
+                &format!("{{ warehouses(limit: 20) {{ id stock(limit: 200) {{ {fields} }} }} }}"),
+                serde_json::json!({}),
+            )
+        };
+        assert_eq!(q("freeToAllocateQuantity productSize { id }"), 20 * (1 + 200 * 2));
+        assert_eq!(q("freeToAllocateQuantity"), 20 * (1 + 200));
+        assert_eq!(q("physicalQuantity"), 20 * (1 + 200 * 3));
+        assert_eq!(
+            q(
+                "physicalQuantity allocatedQuantity demandQuantity availableNowQuantity incomingQuantity onDeliveryQuantity"
+            ),
+            20 * (1 + 200 * (1 + 6 * 2))
+        );
+        // The inventory benchmark's page: 20 × (1 + 200 × (1 + 1 + 1)).
+        assert_eq!(
+            q("freeToAllocateQuantity productSize { id SKU EAN } warehouse { id name }"),
+            20 * (1 + 200 * 3)
         );
     }
 }

@@ -7,6 +7,7 @@ use crate::events::{ChangeType, ObjectType};
 use crate::model::*;
 use crate::query::{self, OrderFilter, OrderSort, arg_i64, arg_str, int_list, str_list};
 use crate::state::World;
+use crate::stock::{StockFilter, decode_id_cursor, encode_id_cursor, size_id_order};
 use crate::{Simulator, complexity, read};
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::OperationType;
@@ -465,6 +466,9 @@ impl<'c> O<'c> {
             }
             (None, None) => Box::new(1..=w.generator.sizes.len() as i64),
         };
+        // Without conditions on the rows, page `p` of one warehouse starts at
+        // size id `limit × (p − 1) + 1`: no row before it is looked at.
+        let trivial = only_size.is_none() && filter.is_trivial();
         let ctx = self.ctx;
         let rows_of = |sid: i64, wi: usize| -> Option<&'c StockLevel> {
             let l = w.stock[wi].get(usize::try_from(sid - 1).ok()?)?;
@@ -477,8 +481,12 @@ impl<'c> O<'c> {
         if warehouses.len() == 1 && size_id_order(&keys) {
             let wi = warehouses[0];
             let skip = limit * (page - 1);
-            let rows: Vec<&StockLevel> =
-                size_ids.filter_map(|sid| rows_of(sid, wi)).skip(skip).take(limit).collect();
+            let rows: Vec<&StockLevel> = if trivial {
+                let n = w.stock[wi].len();
+                w.stock[wi][skip.min(n)..(skip + limit).min(n)].iter().collect()
+            } else {
+                size_ids.filter_map(|sid| rows_of(sid, wi)).skip(skip).take(limit).collect()
+            };
             return Ok(ResolvedValue::list(
                 rows.into_iter().map(move |l| ResolvedValue::object(O { ctx, k: K::Stock(l) })),
             ));
@@ -775,99 +783,6 @@ fn listener_input(args: &JsonMap) -> Vec<(ObjectType, Option<Vec<ChangeType>>)> 
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A parsed `StockFilter`: id lists, quantity ranges and the names of the
-/// conditions to negate (`negate: ["physicalQuantity"]` keeps the rows
-/// outside that range; the meaning of `negate` is inferred).
-struct StockFilter {
-    product_ids: Option<Vec<i64>>,
-    variant_ids: Option<Vec<i64>>,
-    size_ids: Option<Vec<i64>>,
-    warehouse_ids: Option<Vec<i64>>,
-    ranges: Vec<(&'static str, query::Range)>,
-    negate: Vec<String>,
-}
-
-/// The quantity fields of `StockFilter`.
-const STOCK_RANGES: [&str; 9] = [
-    "physicalQuantity",
-    "freeToAllocateQuantity",
-    "allocatedQuantity",
-    "demandQuantity",
-    "unshippedQuantity",
-    "incomingQuantity",
-    "linkedIncomingQuantity",
-    "unlinkedIncomingQuantity",
-    "onDeliveryQuantity",
-];
-
-fn stock_quantity(l: &StockLevel, field: &str) -> i64 {
-    match field {
-        "physicalQuantity" => l.physical,
-        "freeToAllocateQuantity" => l.free_to_allocate(),
-        "allocatedQuantity" => l.allocated,
-        "demandQuantity" => l.demand,
-        "unshippedQuantity" => l.unshipped,
-        "incomingQuantity" => l.incoming(),
-        "linkedIncomingQuantity" => l.linked_incoming,
-        "unlinkedIncomingQuantity" => l.unlinked_incoming,
-        _ => l.on_delivery,
-    }
-}
-
-impl StockFilter {
-    fn parse(f: &JsonMap) -> Self {
-        Self {
-            product_ids: int_list(f, "productId"),
-            variant_ids: int_list(f, "productVariantId"),
-            size_ids: int_list(f, "productSizeId"),
-            warehouse_ids: int_list(f, "warehouseId"),
-            ranges: STOCK_RANGES
-                .iter()
-                .filter(|k| f.contains_key(**k))
-                .map(|k| (*k, query::int_range(f, k)))
-                .collect(),
-            negate: str_list(f, "negate").unwrap_or_default(),
-        }
-    }
-
-    fn matches(&self, l: &StockLevel, s: &Size) -> bool {
-        let cond = |name: &str, ok: bool| ok != self.negate.iter().any(|n| n == name);
-        cond("productId", in_list(&self.product_ids, s.product_id))
-            && cond("productVariantId", in_list(&self.variant_ids, s.variant_id))
-            && cond("productSizeId", in_list(&self.size_ids, s.id))
-            && cond("warehouseId", in_list(&self.warehouse_ids, l.warehouse_id))
-            && self.ranges.iter().all(|(k, r)| cond(k, r.contains(stock_quantity(l, k))))
-    }
-}
-
-/// Whether sorting rows of one warehouse by `keys` is size-id order:
-/// product and variant ids ascend with size ids, and a size position only
-/// does within a variant.
-fn size_id_order(keys: &[String]) -> bool {
-    let mut variant_seen = false;
-    for k in keys {
-        match k.as_str() {
-            "productVariantId_ASC" => variant_seen = true,
-            "productSizeSort_ASC" if !variant_seen => return false,
-            _ => {}
-        }
-    }
-    true
-}
-
-fn encode_id_cursor(id: i64) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("id:{id}"))
-}
-
-fn decode_id_cursor(cursor: &str) -> Result<i64, String> {
-    use base64::Engine as _;
-    let bad = || format!("Invalid cursor \"{cursor}\"");
-    let raw = base64::engine::general_purpose::STANDARD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("id:").and_then(|n| n.parse().ok()).ok_or_else(bad)
 }
 
 fn parse_object_types(v: Option<&JsonValue>) -> Option<Vec<ObjectType>> {

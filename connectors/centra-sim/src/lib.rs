@@ -31,8 +31,10 @@ mod query;
 pub mod ratelimit;
 mod server;
 mod state;
+mod stock;
 
-pub use control::Control;
+pub use control::{Control, DateHeader, RemoveDeliveries};
+pub use dates::DateFilterReading;
 pub use error::SimError;
 
 use apollo_compiler::Schema;

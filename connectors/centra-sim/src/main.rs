@@ -37,8 +37,13 @@ struct DataArgs {
     /// Purchase orders.
     #[arg(long, default_value_t = 30)]
     purchase_orders: usize,
+    /// Exactly this many product sizes (overrides --products), e.g. 50000.
+    #[arg(long)]
+    product_sizes: Option<usize>,
 }
 
+// One value parsed once at start; boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the GraphQL API and the control API until Ctrl-C.
@@ -60,6 +65,10 @@ enum Command {
         /// Retry-After format on 429: seconds, http-date or epoch.
         #[arg(long, default_value = "seconds")]
         retry_after: String,
+        /// How DateRange filter bounds with an offset are read:
+        /// honour-offset or ignore-offset (the digits as Stockholm time).
+        #[arg(long, default_value = "honour-offset")]
+        date_filter: String,
         /// Background order changes per second.
         #[arg(long, default_value_t = 0.0)]
         churn_per_sec: f64,
@@ -97,6 +106,7 @@ fn config(d: &DataArgs) -> anyhow::Result<SimConfig> {
         products: d.products,
         warehouses: d.warehouses,
         purchase_orders: d.purchase_orders,
+        product_sizes: d.product_sizes,
         ..SimConfig::default()
     })
 }
@@ -114,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
             integration,
             tier,
             retry_after,
+            date_filter,
             churn_per_sec,
             churn_deletes,
             faults: fault_spec,
@@ -129,6 +140,8 @@ async fn main() -> anyhow::Result<()> {
                     anyhow::bail!("--retry-after {other}: expected seconds, http-date or epoch")
                 }
             };
+            let date_filter: centra_sim::dates::DateFilterReading =
+                date_filter.parse().map_err(|e| anyhow::anyhow!("--date-filter: {e}"))?;
             let mut fault_config = match &fault_spec {
                 Some(spec) => faults::FaultConfig::parse(spec)
                     .with_context(|| format!("--faults {spec:?}"))?,
@@ -146,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
                 integration,
                 tier,
                 retry_after,
+                date_filter,
                 churn_per_sec,
                 churn_deletes,
                 faults: fault_config,

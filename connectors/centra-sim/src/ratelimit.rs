@@ -19,11 +19,15 @@
 //! 10 s). The level is kept exactly (integer arithmetic in nanoseconds), not
 //! in steps.
 //!
-//! A request with costs `c` is **admitted only if every bucket whose cost is
-//! not zero has room**, where a bucket *has room* for `c` when its level is at
-//! least `min(c, quota)`. Admission charges all six buckets their costs at
-//! once (a level can drop below zero only when a single request costs more
-//! than a whole bucket; the debt refills like any other deficit). A refused
+//! A request whose complexity exceeds the whole `QUERY_COMPLEXITY`
+//! `TEN_SECONDS` quota is **never admitted** (Centra denies a request unless
+//! "the bucket contains enough tokens"; that such a request can never pass
+//! is inferred): it gets HTTP 429 with a `Retry-After` (the time until that
+//! bucket is full, at least one second) and the body of [`Oversized::body`].
+//!
+//! Any other request with costs `c` is **admitted only if every bucket whose
+//! cost is not zero holds at least `c` tokens**. Admission charges all six
+//! buckets their costs at once (levels never drop below zero). A refused
 //! request charges **nothing** and gets HTTP 429 with `Retry-After` set to the
 //! exact time until every one of its buckets has room (the longest of the
 //! per-bucket waits `(min(c, quota) − level) · window / quota`), never zero;
@@ -58,6 +62,9 @@ const BUCKETS: [(&str, &str, Duration); 6] = [
     ("MUTATION_COUNT", "TEN_SECONDS", Duration::from_secs(10)),
     ("MUTATION_COUNT", "ONE_HOUR", Duration::from_secs(3600)),
 ];
+
+/// The position of the `QUERY_COMPLEXITY` `TEN_SECONDS` bucket in [`BUCKETS`].
+const COMPLEXITY_TEN_SECONDS: usize = 2;
 
 /// The quota of every bucket of [`Tier::Unlimited`]: the largest GraphQL `Int`.
 const UNLIMITED_QUOTA: u64 = i32::MAX as u64;
@@ -272,7 +279,40 @@ pub struct RateLimiter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimited {
     /// The exact time until every bucket of the request has room; never zero.
+    /// For an oversized request: the time until the complexity bucket is
+    /// full again (at least one second), though retrying cannot help.
     pub retry_after: Duration,
+    /// Set when the request costs more than the whole 10-second complexity
+    /// quota: it is never admitted.
+    pub oversized: Option<Oversized>,
+}
+
+/// A request whose complexity exceeds the 10-second complexity quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// The request's complexity.
+    pub complexity: u64,
+    /// The `QUERY_COMPLEXITY` `TEN_SECONDS` quota.
+    pub quota: u64,
+}
+
+impl Oversized {
+    /// The GraphQL error message of the 429 answer.
+    pub fn message(&self) -> String {
+        format!(
+            "query complexity {} exceeds the QUERY_COMPLEXITY quota {} per TEN_SECONDS",
+            self.complexity, self.quota
+        )
+    }
+
+    /// The 429 body: `{"errors":[{"message":…,"extensions":{"category":"rate-limit"}}]}`.
+    pub fn body(&self) -> String {
+        // The message holds only digits and ASCII letters: no JSON escaping needed.
+        format!(
+            r#"{{"errors":[{{"message":"{}","extensions":{{"category":"rate-limit"}}}}]}}"#,
+            self.message()
+        )
+    }
 }
 
 /// One row of the `rateLimits` query.
@@ -317,6 +357,16 @@ impl RateLimiter {
     ) -> Result<(), RateLimited> {
         let costs = Self::costs(1, complexity, u64::from(is_mutation));
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let quota = buckets[COMPLEXITY_TEN_SECONDS].quota;
+        if complexity > quota && self.tier != Tier::Unlimited {
+            let bucket = &mut buckets[COMPLEXITY_TEN_SECONDS];
+            bucket.refill(now);
+            let wait = bucket.wait_for(quota).max(Duration::from_secs(1));
+            return Err(RateLimited {
+                retry_after: wait,
+                oversized: Some(Oversized { complexity, quota }),
+            });
+        }
         let mut wait = Duration::ZERO;
         for (bucket, &cost) in buckets.iter_mut().zip(&costs) {
             bucket.refill(now);
@@ -325,7 +375,7 @@ impl RateLimiter {
             }
         }
         if wait > Duration::ZERO && self.tier != Tier::Unlimited {
-            return Err(RateLimited { retry_after: wait });
+            return Err(RateLimited { retry_after: wait, oversized: None });
         }
         let allow_debt = self.tier != Tier::Unlimited;
         for (bucket, &cost) in buckets.iter_mut().zip(&costs) {
@@ -587,19 +637,29 @@ mod tests {
     }
 
     #[test]
-    fn an_oversized_request_needs_a_full_bucket_and_leaves_debt() {
+    fn an_oversized_request_is_never_admitted_and_charges_nothing() {
         let limiter = RateLimiter::new(Tier::Growth);
         let t0 = Instant::now();
-        limiter.check(t0, 1, false).unwrap();
-        // 300,000 exceeds the 250,000 bucket: it waits for a full bucket (1 point, 40 µs)...
-        let refused = limiter.check(t0, 300_000, false).unwrap_err();
+        // 250,001 exceeds the 250,000 bucket: refused even when the bucket is full.
+        let refused = limiter.check(t0, 250_001, false).unwrap_err();
+        assert_eq!(refused.oversized, Some(Oversized { complexity: 250_001, quota: 250_000 }));
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        assert_eq!(
+            refused.oversized.unwrap().body(),
+            r#"{"errors":[{"message":"query complexity 250001 exceeds the QUERY_COMPLEXITY quota 250000 per TEN_SECONDS","extensions":{"category":"rate-limit"}}]}"#
+        );
+        let rows = limiter.snapshot(t0);
+        assert_eq!(row(&rows, "QUERY_COMPLEXITY", "TEN_SECONDS").remaining, 250_000);
+        assert_eq!(row(&rows, "REQUEST_COUNT", "TEN_SECONDS").remaining, 60);
+        assert!(limiter.check(t0 + secs(60.0), 250_001, false).is_err());
+        // Exactly the quota passes on a full bucket, and leaves it empty, not in debt.
+        limiter.check(t0, 250_000, false).unwrap();
+        assert_eq!(row(&limiter.snapshot(t0), "QUERY_COMPLEXITY", "TEN_SECONDS").remaining, 0);
+        let refused = limiter.check(t0, 1, false).unwrap_err();
+        assert_eq!(refused.oversized, None);
         assert_eq!(refused.retry_after, Duration::from_micros(40));
-        let t1 = t0 + refused.retry_after;
-        limiter.check(t1, 300_000, false).unwrap();
-        // ...and leaves 50,000 points of debt: the next point comes 2.00004 s later.
-        assert_eq!(row(&limiter.snapshot(t1), "QUERY_COMPLEXITY", "TEN_SECONDS").remaining, 0);
-        let refused = limiter.check(t1, 1, false).unwrap_err();
-        assert_eq!(refused.retry_after, Duration::from_micros(2_000_040));
+        // Unlimited admits anything.
+        RateLimiter::new(Tier::Unlimited).check(t0, 5_000_000_000, false).unwrap();
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! the control API under `/__sim/`, the simulated `Date` header, and churn.
 
 use crate::control::{
-    ChangeStock, DeliveryRequest, OrderSelection, UpdateOrders, UpdatePurchaseOrder,
+    ChangeStock, DateHeader, DeliveryRequest, OrderSelection, RemoveDeliveries, UpdateOrders,
+    UpdatePurchaseOrder,
 };
 use crate::graphql::{self, error_response, simple_error};
 use crate::{RunningSim, SimError, Simulator, faults, ratelimit};
@@ -27,15 +28,7 @@ pub(crate) async fn serve(
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
     let app = router(sim.clone());
-    let stop = cancel.clone();
-    let mut tasks = vec![tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(%e, "centra-sim server stopped");
-        }
-    })];
+    let mut tasks = vec![tokio::spawn(accept_loop(listener, app, cancel.clone()))];
     if sim.inner.config.churn_per_sec > 0.0 {
         tasks.push(tokio::spawn(churn(sim.clone(), cancel.clone())));
     }
@@ -49,6 +42,50 @@ pub(crate) async fn serve(
         cancel,
         tasks,
     })
+}
+
+/// Serves HTTP/1 connections until `cancel`, then lets open ones finish.
+/// hyper's own `Date` header is turned off: the `date_header` middleware
+/// writes it in simulated time, or leaves it out (axum's `serve` cannot).
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cancel: CancellationToken) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(%e, "centra-sim accept failed");
+                    continue;
+                }
+            },
+        };
+        // Small answers go out at once rather than waiting for a delayed ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%e, "centra-sim could not set TCP_NODELAY");
+        }
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let cancel = cancel.clone();
+        conns.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).auto_date_header(false);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%e, "centra-sim connection ended with an error");
+            }
+        });
+        // Reap finished connections so the set does not grow without bound.
+        while conns.try_join_next().is_some() {}
+    }
+    while conns.join_next().await.is_some() {}
 }
 
 async fn churn(sim: Simulator, cancel: CancellationToken) {
@@ -91,6 +128,8 @@ fn router(sim: Simulator) -> Router {
         .route("/__sim/stock/change", post(stock_change))
         .route("/__sim/deliveries/create", post(deliveries_create))
         .route("/__sim/deliveries/accept", post(deliveries_accept))
+        .route("/__sim/deliveries/remove", post(deliveries_remove))
+        .route("/__sim/clock/date-header", post(clock_date_header).get(clock_date_header_get))
         .route("/__sim/purchase-orders/update", post(purchase_orders_update))
         .route("/__sim/stats", get(stats))
         .layer(middleware::from_fn_with_state(sim.clone(), date_header))
@@ -98,10 +137,20 @@ fn router(sim: Simulator) -> Router {
 }
 
 /// Every response carries `Date` in simulated time: the connector uses it as
-/// the server clock.
+/// the server clock. [`DateHeader`] can skew it or leave it out.
 async fn date_header(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    let t = std::time::UNIX_EPOCH + Duration::from_secs(sim.now().timestamp().max(0) as u64);
+    let skew = match sim.control().date_header() {
+        DateHeader::Normal => 0,
+        DateHeader::Skewed { seconds } => seconds,
+        DateHeader::Absent => {
+            // hyper's automatic `Date` is off (see `accept_loop`).
+            resp.headers_mut().remove(header::DATE);
+            return resp;
+        }
+    };
+    let secs = sim.now().timestamp().saturating_add(skew).max(0) as u64;
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(secs);
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
         resp.headers_mut().insert(header::DATE, v);
     }
@@ -160,11 +209,20 @@ async fn graphql_handler(
         Ok(Ok(r)) => json_response(r),
         Ok(Err(limited)) => {
             c.rate_limited.fetch_add(1, Ordering::Relaxed);
-            ratelimit::too_many_requests(ratelimit::retry_after_header(
+            let retry_after = ratelimit::retry_after_header(
                 sim.inner.config.retry_after,
                 limited.retry_after,
                 sim.now(),
-            ))
+            );
+            match limited.oversized {
+                Some(o) => {
+                    c.oversized.fetch_add(1, Ordering::Relaxed);
+                    let mut resp = ratelimit::too_many_requests(retry_after);
+                    *resp.body_mut() = Body::from(o.body());
+                    resp
+                }
+                None => ratelimit::too_many_requests(retry_after),
+            }
         }
         Err(e) => json_response(error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -300,6 +358,29 @@ async fn deliveries_accept(State(sim): State<Simulator>, body: Bytes) -> Respons
         Ok(req) => sim_result(sim.control().accept_delivery(&req)),
         Err(r) => r,
     }
+}
+
+async fn deliveries_remove(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match parse_body::<RemoveDeliveries>(&body) {
+        Ok(req) => sim_result(
+            sim.control().remove_deliveries(&req).map(|ids| serde_json::json!({ "ids": ids })),
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn clock_date_header(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match parse_body::<DateHeader>(&body) {
+        Ok(setting) => {
+            sim.control().set_date_header(setting);
+            axum::Json(setting).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn clock_date_header_get(State(sim): State<Simulator>) -> Response {
+    axum::Json(sim.control().date_header()).into_response()
 }
 
 async fn purchase_orders_update(State(sim): State<Simulator>, body: Bytes) -> Response {

@@ -21,6 +21,7 @@ async fn serve_prints_url_and_token_serves_and_stops_on_ctrl_c() {
             "outdoor-wholesale",
         ])
         .args(["--token", "cli-token", "--tier", "unlimited", "--fault-schedule", "2=503"])
+        .args(["--date-filter", "ignore-offset", "--product-sizes", "500"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");

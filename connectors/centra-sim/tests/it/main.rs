@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod events;
 mod faults;
+mod inventory;
 mod paging;
 mod queries;
 mod ratelimit;

@@ -75,9 +75,10 @@ async fn each_tier_answers_429_once_its_ten_second_complexity_bucket_is_spent() 
     for tier in [Tier::Growth, Tier::Enhanced, Tier::HighVolume, Tier::Enterprise] {
         let running = start(tier, RetryAfterFormat::Seconds).await;
         let quota = tier.quota("QUERY_COMPLEXITY", "TEN_SECONDS").unwrap();
-        // Nested lists make this query cost about 804,000 points, far more than
-        // the bucket regains while the request travels.
-        let query = "{ orders(limit: 200) { lines { productSize { stock(limit: 200) { physicalQuantity } } } } }";
+        // Nested lists make this query cost 100 × (1 + 10 × (2 + 50 × 3)) =
+        // 152,100 points: under every tier's whole quota (larger ones are
+        // never admitted), far more than the bucket regains in flight.
+        let query = "{ orders(limit: 100) { lines { productSize { stock(limit: 50) { physicalQuantity } } } } }";
         let response =
             spend_until_429(&running, query, |l| l.consume_external(Instant::now(), 0, quota, 0))
                 .await;

@@ -177,6 +177,40 @@ async fn introspected_schema_equals_the_sdl_file() {
         &"field orders(where: OrderFilter, sort: [OrderSort!] = [number_ASC], limit: Int = 20, page: Int = 1): [Order!]!".to_string()
     ));
     assert!(served["DirectToConsumerOrder"].contains(&"implements Order".to_string()));
+    // The shapes from the fidelity review, as served.
+    for (ty, fact) in [
+        ("ProductOrderLine", "field productName(): String"),
+        ("ProductOrderLine", "field productVariantName(): String"),
+        ("ProductSize", "field productVariant(): ProductVariant"),
+        ("OrderTotals", "field lineValues(): MonetaryValue!"),
+        ("Warehouse", "field status(): Status!"),
+        ("Status", "value INACTIVE"),
+        ("StockFilter", "input negate: [String!]"),
+        ("StockFilter", "input onDeliveryQuantity: IntRange"),
+        ("Event", "field market(): Market"),
+        ("EventFilter", "input marketId: [Int!]"),
+        ("EventTarget", "possible StockChange"),
+        ("StockChangeType", "value DELIVERY"),
+        (
+            "Mutation",
+            "field unsetEventListeners(input: [EventListenerUnsetInput!]!): EventListenerUnsetPayload!",
+        ),
+        (
+            "Query",
+            "field stockChangeConnection(first: Int, after: String, last: Int, before: String, where: StockChangeFilter, sort: [StockChangeSort!] = [id_ASC]): StockChangeConnection!",
+        ),
+        (
+            "Warehouse",
+            "field stockChanges(where: StockChangeFilter, sort: [StockChangeSort!] = [id_DESC], limit: Int = 20, page: Int = 1): [StockChange!]!",
+        ),
+    ] {
+        assert!(served[ty].contains(&fact.to_string()), "{ty}: {fact} in {:?}", served[ty]);
+    }
+    assert!(
+        served["EventListener"].iter().any(|f| f.starts_with("field createdAt(")),
+        "{:?}",
+        served["EventListener"]
+    );
     running.shutdown().await;
 }
 
@@ -202,4 +236,117 @@ async fn invalid_queries_get_standard_errors_with_locations() {
     let v = crate::common::gql(&running, "{ orders(limit: 1) { number }", json!({})).await;
     assert_eq!(v["errors"][0]["locations"][0]["line"], 1, "{v}");
     running.shutdown().await;
+}
+
+/// A query that selects every field of every object type reachable from
+/// `Query` once: each type's fields are expanded where a breadth-first walk
+/// first reaches it (where data is most likely to exist), elsewhere only
+/// `__typename`. Required arguments come from `required`.
+fn every_field_query(schema: &Schema, required: &BTreeMap<(&str, &str), String>) -> String {
+    use std::collections::{HashMap, VecDeque};
+    let children = |ty: &str| -> Vec<(String, String)> {
+        // (edge label, child type): a field, or `... on Member` of an abstract type.
+        match schema.types.get(ty) {
+            Some(ExtendedType::Object(o)) => o
+                .fields
+                .iter()
+                .map(|(n, f)| (n.to_string(), f.ty.inner_named_type().to_string()))
+                .collect(),
+            Some(ExtendedType::Interface(_)) => schema
+                .implementers_map()
+                .get(ty)
+                .map(|i| i.objects.iter().map(|o| (format!("on {o}"), o.to_string())).collect())
+                .unwrap_or_default(),
+            Some(ExtendedType::Union(u)) => {
+                u.members.iter().map(|m| (format!("on {}", m.name), m.name.to_string())).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    // The breadth-first tree: the (parent type, edge) through which each type is expanded.
+    let mut tree: HashMap<String, (String, String)> = HashMap::new();
+    let mut queue = VecDeque::from(["Query".to_string()]);
+    let mut seen = std::collections::HashSet::from(["Query".to_string()]);
+    while let Some(t) = queue.pop_front() {
+        for (edge, child) in children(&t) {
+            if seen.insert(child.clone()) {
+                tree.insert(child.clone(), (t.clone(), edge));
+                queue.push_back(child);
+            }
+        }
+    }
+    fn emit(
+        schema: &Schema,
+        ty: &str,
+        tree: &HashMap<String, (String, String)>,
+        required: &BTreeMap<(&str, &str), String>,
+        children: &dyn Fn(&str) -> Vec<(String, String)>,
+    ) -> String {
+        let mut out = vec!["__typename".to_string()];
+        for (edge, child) in children(ty) {
+            let composite = matches!(
+                schema.types.get(child.as_str()),
+                Some(ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_))
+            );
+            let expand = tree.get(&child).is_some_and(|(p, e)| p == ty && *e == edge);
+            let inner = if expand {
+                emit(schema, &child, tree, required, children)
+            } else {
+                "__typename".to_string()
+            };
+            if let Some(member) = edge.strip_prefix("on ") {
+                out.push(format!("... on {member} {{ {inner} }}"));
+                continue;
+            }
+            let args =
+                required.get(&(ty, edge.as_str())).map(|a| format!("({a})")).unwrap_or_default();
+            if composite {
+                out.push(format!("{edge}{args} {{ {inner} }}"));
+            } else {
+                out.push(format!("{edge}{args}"));
+            }
+        }
+        out.join(" ")
+    }
+    format!("{{ {} }}", emit(schema, "Query", &tree, required, &children))
+}
+
+#[tokio::test]
+async fn every_field_of_every_reachable_type_resolves() {
+    use centra_sim::{SimConfig, Simulator};
+    let sim = Simulator::new(SimConfig {
+        orders: 60,
+        profile: "outdoor-wholesale".into(),
+        tier: centra_sim::ratelimit::Tier::Unlimited,
+        ..SimConfig::default()
+    });
+    let c = sim.control();
+    let listen = "mutation { setEventListeners(input: [{objectType: StockChange}, {objectType: Order}]) { eventListeners { objectType } } }";
+    assert!(sim.execute(listen, json!({})).get("errors").is_none());
+    c.change_stock(&centra_sim::control::ChangeStock {
+        warehouse_id: Some(1),
+        size_id: Some(1),
+        delta: Some(3),
+        count: None,
+    })
+    .expect("stock change");
+    c.create_orders(2);
+    let file = Schema::parse_and_validate(
+        include_str!("../../../centra/schema.graphql"),
+        "schema.graphql",
+    )
+    .expect("the schema file validates");
+    let id = sim.order(1).expect("order 1").id;
+    let required = BTreeMap::from([(("Query", "order"), format!("id: \"{id}\""))]);
+    let q = every_field_query(&file, &required);
+    let v = sim.execute(&q, json!({}));
+    assert!(v.get("errors").is_none(), "{}\n{q}", v["errors"]);
+    assert!(q.contains("deliveredQuantity") && q.contains("... on StockChange"), "{q}");
+    // The walk reached the newest types with data.
+    let d = &v["data"];
+    let line = &d["warehouses"][0]["stockChanges"][0]["lines"][0];
+    assert_eq!(line["deliveredQuantity"], 3, "{}", d["warehouses"][0]["stockChanges"]);
+    assert_eq!(line["productSize"]["__typename"], "ProductSize");
+    assert!(!d["events"].as_array().expect("events").is_empty(), "{}", d["events"]);
+    assert!(d["eventListeners"][0]["createdAt"].is_string(), "{}", d["eventListeners"]);
 }
