@@ -50,17 +50,23 @@ pub const DEFAULT_DELIVERY_SELECTION: &str = "
 pub struct DeliveriesState {
     pub v: u32,
     pub next_page: Option<u32>,
+    /// The page size of the walk in progress (absent in states written
+    /// before pages were sized from complexity: they used `page_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 impl DeliveriesState {
     /// The walk finished: the next run reads everything again.
     pub fn done() -> Self {
-        DeliveriesState { v: STATE_VERSION, next_page: None }
+        DeliveriesState { v: STATE_VERSION, next_page: None, limit: None }
     }
 
-    /// After a page, with `next` pages still to read (0: done).
-    pub fn after(next: u32) -> Self {
-        DeliveriesState { v: STATE_VERSION, next_page: (next > 0).then_some(next) }
+    /// After a page of `limit` deliveries, with `next` pages still to read
+    /// (0: done).
+    pub fn after(next: u32, limit: u32) -> Self {
+        let next_page = (next > 0).then_some(next);
+        DeliveriesState { v: STATE_VERSION, next_page, limit: next_page.map(|_| limit) }
     }
 }
 
@@ -99,8 +105,14 @@ mod tests {
 
     #[test]
     fn state_round_trips_in_the_documented_format() {
-        assert_eq!(DeliveriesState::after(4).to_json(), serde_json::json!({"v":1,"next_page":4}));
-        assert_eq!(DeliveriesState::after(0), DeliveriesState::done());
+        assert_eq!(
+            DeliveriesState::after(4, 50).to_json(),
+            serde_json::json!({"v":1,"next_page":4,"limit":50})
+        );
+        assert_eq!(DeliveriesState::after(0, 50), DeliveriesState::done());
+        // A state written before pages were sized still reads.
+        let old = serde_json::json!({"v":1,"next_page":4});
+        assert_eq!(DeliveriesState::from_json(&old).unwrap().limit, None);
         let json = serde_json::json!({"v":1,"next_page":null});
         assert_eq!(DeliveriesState::from_json(&json).unwrap(), DeliveriesState::done());
         assert!(DeliveriesState::from_json(&serde_json::json!({"v":1,"page":2})).is_err());

@@ -49,12 +49,16 @@ pub struct PurchaseOrdersState {
     pub cursor: Option<DateTime<Utc>>,
     pub window: Option<Window>,
     pub next_page: Option<u32>,
+    /// The page size of the walk in progress (absent in states written
+    /// before pages were sized from complexity: they used `page_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 impl PurchaseOrdersState {
     /// A window finished: everything up to `cursor` was read.
     pub fn done(cursor: Option<DateTime<Utc>>) -> Self {
-        PurchaseOrdersState { v: STATE_VERSION, cursor, window: None, next_page: None }
+        PurchaseOrdersState { v: STATE_VERSION, cursor, window: None, next_page: None, limit: None }
     }
 }
 
@@ -106,11 +110,12 @@ mod tests {
             cursor: None,
             window: Some(Window { from: None, to: Some(to) }),
             next_page: Some(3),
+            limit: Some(40),
         };
         let json = state.to_json();
         assert_eq!(
             json,
-            serde_json::json!({"v":1,"cursor":null,"window":{"from":null,"to":"2026-11-28T06:59:59Z"},"next_page":3})
+            serde_json::json!({"v":1,"cursor":null,"window":{"from":null,"to":"2026-11-28T06:59:59Z"},"next_page":3,"limit":40})
         );
         assert_eq!(PurchaseOrdersState::from_json(&json).unwrap(), state);
         assert!(PurchaseOrdersState::from_json(&serde_json::json!({"v":2})).is_err());

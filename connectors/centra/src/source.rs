@@ -51,6 +51,9 @@ pub struct CentraSource {
     pub(crate) track_deletions: bool,
     /// How often the inventory stream takes a full snapshot.
     pub(crate) inventory_interval: Duration,
+    /// What each stream's check request (a page of one) cost, by stream:
+    /// pages are sized from it.
+    measured: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// The committed checkpoint `request` resumes `stream` from, if any.
@@ -67,7 +70,7 @@ pub(crate) fn resume<T: Checkpoint>(
 }
 
 /// The state after reading a purchase orders page, `next` pages still to read.
-fn po_state(window: Window, next: u32) -> serde_json::Value {
+fn po_state(window: Window, limit: u32, next: u32) -> serde_json::Value {
     let state = if next == 0 {
         PurchaseOrdersState::done(window.to)
     } else {
@@ -76,9 +79,23 @@ fn po_state(window: Window, next: u32) -> serde_json::Value {
             cursor: None,
             window: Some(window),
             next_page: Some(next),
+            limit: Some(limit),
         }
     };
     state.to_json()
+}
+
+/// The largest page size up to `page_size` whose cost, at `one` per record
+/// (`None`: not measured), stays within `cap`; at least 1.
+pub(crate) fn fit_page(page_size: u32, one: Option<u64>, cap: f64) -> u32 {
+    match one {
+        Some(one) if cap.is_finite() => {
+            let fit = (cap / one.max(1) as f64).floor();
+            // Both are small: the cast cannot lose anything that matters.
+            (fit.clamp(1.0, f64::from(page_size.max(1)))) as u32
+        }
+        _ => page_size,
+    }
 }
 
 /// Pages of deletion events one run reads at most (100 events each).
@@ -108,7 +125,24 @@ impl CentraSource {
             windows,
             track_deletions,
             inventory_interval,
+            measured: std::sync::Mutex::default(),
         }
+    }
+
+    /// The page size of `stream`'s requests: `page_size`, or fewer records
+    /// when a page of `page_size` would cost more than one request may (half
+    /// of the 10-second complexity bucket; Centra refuses a request dearer
+    /// than the whole bucket for good). The cost of one record is what the
+    /// check's page of one cost, fixed overhead included, so the estimate
+    /// errs high.
+    pub(crate) fn fitting_page_size(&self, stream: &str) -> u32 {
+        let one = self
+            .measured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(stream)
+            .copied();
+        fit_page(self.page_size, one, self.client.request_complexity_cap())
     }
 
     /// The tenant this source reads for.
@@ -191,11 +225,12 @@ impl CentraSource {
         if let Some(PurchaseOrdersState { window: Some(window), next_page: Some(page), .. }) = state
         {
             info!(tenant = %self.tenant, ?window, page, "resuming a purchase orders window in progress");
-            let list = self.purchase_orders_list(&selection, window);
-            if !list
-                .walk_down(page, |next| po_state(window, next), |_| None, &out, summary, cancel)
-                .await?
-            {
+            // A walk goes on with the page size it started with (pages of
+            // another size would start at other rows).
+            let limit = state.as_ref().and_then(|s| s.limit).unwrap_or(self.page_size);
+            let list = self.purchase_orders_list(&selection, window, limit);
+            let state_after = |next| po_state(window, limit, next);
+            if !list.walk_down(page, state_after, |_| None, &out, summary, cancel).await? {
                 return Ok(());
             }
             cursor = window.to;
@@ -214,7 +249,9 @@ impl CentraSource {
                 ),
             });
         }
-        let last = self.purchase_orders_list("id", window).last_page(summary, cancel).await?;
+        let limit = self.fitting_page_size(PURCHASE_ORDERS_STREAM);
+        let last =
+            self.purchase_orders_list("id", window, limit).last_page(summary, cancel).await?;
         debug!(tenant = %self.tenant, ?window, pages = last, "reading purchase orders window");
         if last == 0 {
             let done = PurchaseOrdersState::done(window.to);
@@ -222,13 +259,13 @@ impl CentraSource {
             let _ = out.send(batch).await;
             return Ok(());
         }
-        let list = self.purchase_orders_list(&selection, window);
-        list.walk_down(last, |next| po_state(window, next), |_| None, &out, summary, cancel)
-            .await?;
+        let list = self.purchase_orders_list(&selection, window, limit);
+        let state_after = |next| po_state(window, limit, next);
+        list.walk_down(last, state_after, |_| None, &out, summary, cancel).await?;
         Ok(())
     }
 
-    fn purchase_orders_list(&self, selection: &str, window: Window) -> Paged<'_> {
+    fn purchase_orders_list(&self, selection: &str, window: Window, limit: u32) -> Paged<'_> {
         let mut variables = serde_json::json!({});
         if let Some(to) = window.to {
             variables["to"] = self.windows.date_variable(to).into();
@@ -241,7 +278,7 @@ impl CentraSource {
             query: purchase_orders_query(selection, window.from.is_some()),
             field: "purchaseOrders",
             variables,
-            page_size: self.page_size,
+            page_size: limit,
         }
     }
 
@@ -258,12 +295,19 @@ impl CentraSource {
             normalize_selection(request.selection.as_deref().unwrap_or(DEFAULT_DELIVERY_SELECTION))
                 .map_err(CentraError::Config)?;
         let cancel = &request.cancel;
+        // A walk goes on with the page size it started with.
+        let limit = match &state {
+            Some(DeliveriesState { next_page: Some(_), limit, .. }) => {
+                limit.unwrap_or(self.page_size)
+            }
+            _ => self.fitting_page_size(DELIVERIES_STREAM),
+        };
         let list = |selection: &str| Paged {
             client: &self.client,
             query: deliveries_query(selection),
             field: "purchaseOrderDeliveries",
             variables: serde_json::json!({}),
-            page_size: self.page_size,
+            page_size: limit,
         };
         // Each whole read is a snapshot: the sink stages its pages and the
         // last one swaps them in, marking deliveries Centra no longer has.
@@ -286,7 +330,7 @@ impl CentraSource {
         list(&selection)
             .walk_down(
                 start,
-                |next| DeliveriesState::after(next).to_json(),
+                |next| DeliveriesState::after(next, limit).to_json(),
                 part,
                 &out,
                 summary,
@@ -469,12 +513,15 @@ impl WindowReader<'_> {
         // Connection cursors this walk has sent: one coming back means the
         // server's keyset does not advance, and the walk would never end.
         let mut sent_cursors = std::collections::HashSet::new();
+        // Keyset pages may change size mid-walk: start from the check's
+        // measure, and shrink when a page costs more than a request may.
+        let mut first = self.source.fitting_page_size(ORDERS_STREAM);
+        let cap = self.source.client.request_complexity_cap();
         loop {
             if self.cancel.is_cancelled() {
                 return Err(CentraError::Cancelled);
             }
-            let mut variables =
-                serde_json::json!({ "first": self.source.page_size, "after": after });
+            let mut variables = serde_json::json!({ "first": first, "after": after });
             let dates = &self.source.windows;
             if let Some(from) = window.from {
                 variables["from"] = dates.date_variable(from).into();
@@ -487,6 +534,14 @@ impl WindowReader<'_> {
                 .client
                 .query::<OrdersPage>(&query, &variables, summary, self.cancel)
                 .await?;
+            if let Some(cost) = page.complexity.map(|c| c as f64).filter(|&c| c > cap) {
+                let fewer = (f64::from(first) * cap / cost).floor().max(1.0) as u32;
+                debug!(
+                    first,
+                    cost, cap, fewer, "an orders page cost more than a request may: smaller pages"
+                );
+                first = fewer.min(first);
+            }
             let connection = page.data.connection;
             let next_after = connection
                 .page_info
@@ -633,7 +688,14 @@ impl Source for CentraSource {
                 Error::from(e).context(format!("checking stream {}", check.stream))
             };
             let (query, variables) = self.check_request(check).map_err(in_stream)?;
-            self.client.check_query(&query, &variables, &cancel).await.map_err(in_stream)?;
+            let cost =
+                self.client.check_query(&query, &variables, &cancel).await.map_err(in_stream)?;
+            if let Some(cost) = cost {
+                self.measured
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(check.stream.clone(), cost);
+            }
             if check.stream == ORDERS_STREAM && self.track_deletions {
                 let empty = serde_json::json!({});
                 self.client.check_query(LISTENERS, &empty, &cancel).await.map_err(in_stream)?;
@@ -670,5 +732,23 @@ impl Source for CentraSource {
             "centra read finished"
         );
         result.map(|()| summary).map_err(Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_page;
+
+    #[test]
+    fn pages_fit_what_one_request_may_cost() {
+        // Unmeasured or unlimited: the configured page size.
+        assert_eq!(fit_page(200, None, 125_000.0), 200);
+        assert_eq!(fit_page(200, Some(150), f64::INFINITY), 200);
+        // 150 per order within 125k: all 200 fit; within 2,500: 16.
+        assert_eq!(fit_page(200, Some(150), 125_000.0), 200);
+        assert_eq!(fit_page(200, Some(150), 2_500.0), 16);
+        // Never below one record, whatever the record costs.
+        assert_eq!(fit_page(200, Some(1_000_000), 2_500.0), 1);
+        assert_eq!(fit_page(200, Some(0), 0.0), 1);
     }
 }

@@ -81,3 +81,30 @@ async fn calibration_sees_complexity_used_by_another_integration() {
     );
     running.shutdown().await;
 }
+
+/// A page of 200 orders costs more than a small share of the complexity
+/// bucket allows one request: the check measures a page of one, and the
+/// walk asks for pages that fit instead of one request the budget would
+/// have to run into debt for.
+#[tokio::test]
+async fn pages_shrink_to_what_a_small_budget_share_allows_one_request() {
+    let running =
+        start(SimConfig { seed: 5, orders: 60, tier: Tier::Growth, ..SimConfig::default() }).await;
+    // Growth's 250k per 10 s times 0.05, halved: one request may cost 6,250.
+    let source = source(&running, serde_json::json!({"tier": "growth", "budget_share": 0.05}));
+    let checks = [cartage_core::StreamCheck { stream: "orders".into(), selection: None }];
+    cartage_core::Source::check(&source, &checks).await.unwrap();
+    let before = running.sim().stats();
+    let run = read(&source, None).await;
+    let after = running.sim().stats();
+    let truth = truth(&running);
+    let got = seen(&run.records());
+    assert_eq!(got, truth, "{}", diff(&got, &truth));
+    let requests = after.graphql_handled - before.graphql_handled;
+    let complexity = after.complexity_total - before.complexity_total;
+    // More requests than one page of 200 (all 60 orders cost about 9k),
+    // none dearer on average than a request may be, and no 429.
+    assert!(requests >= 3, "{requests} requests for 60 orders");
+    assert!(complexity / requests <= 6_250, "{complexity} complexity over {requests} requests");
+    assert_eq!(after.rate_limited, 0);
+}
