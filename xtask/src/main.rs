@@ -41,7 +41,7 @@ enum Bench {
     /// Backfills N orders from the simulator (unlimited tier) into SQLite
     /// with the release `cartage` binary, `--runs` times per size, and
     /// reports each size's median run; then as many full inventory
-    /// snapshots of `--warehouses` x the sizes of `--products` products.
+    /// snapshots of `--warehouses` x `--sizes` product sizes.
     Sync {
         /// Order counts to run, comma-separated (0: none).
         #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
@@ -49,10 +49,10 @@ enum Bench {
         /// Runs per size; the median (by CPU per order) is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
-        /// Products of the inventory snapshot's catalogue (5,000 products
-        /// have about 50,000 sizes); 0 skips the inventory bench.
-        #[arg(long, default_value_t = 5_000)]
-        products: usize,
+        /// Product sizes of the inventory snapshot's catalogue; 0 skips the
+        /// inventory bench.
+        #[arg(long, default_value_t = 50_000)]
+        sizes: usize,
         /// Warehouses of the inventory snapshot.
         #[arg(long, default_value_t = 20)]
         warehouses: usize,
@@ -73,8 +73,8 @@ fn main() -> Result<()> {
         Task::Ci => ci(),
         Task::Demo => run(cargo().args(["run", "--release", "-p", "cartage-runner", "--", "demo"])),
         Task::Bench { what } => match what {
-            Bench::Sync { orders, runs, products, warehouses } => {
-                bench_sync(&root, &orders, runs.max(1), products, warehouses)
+            Bench::Sync { orders, runs, sizes, warehouses } => {
+                bench_sync(&root, &orders, runs.max(1), sizes, warehouses)
             }
             Bench::Mapping => run(cargo().args(["bench", "-p", "cartage-mapping"])),
             Bench::Sinks => run(cargo().args(["bench", "-p", "cartage-sinks"])),
@@ -164,7 +164,7 @@ fn bench_sync(
     root: &Path,
     sizes: &[u64],
     runs: usize,
-    products: usize,
+    sizes: usize,
     warehouses: usize,
 ) -> Result<()> {
     run(cargo().args(["build", "--release", "-p", "cartage-runner", "-p", "centra-sim"]))?;
@@ -189,12 +189,12 @@ fn bench_sync(
         median["orders_per_s_all_runs"] = rates.into();
         results.push(median);
     }
-    if products > 0 {
-        let workload = Workload::Inventory { products, warehouses };
+    if sizes > 0 {
+        let workload = Workload::Inventory { sizes, warehouses };
         let mut lines = Vec::with_capacity(runs);
         for n in 1..=runs {
             eprintln!(
-                "bench sync: inventory of {warehouses} warehouses x {products} products' sizes, run {n} of {runs}"
+                "bench sync: inventory of {warehouses} warehouses x {sizes} sizes, run {n} of {runs}"
             );
             let line = sync_once(root, &target, &workload)?;
             eprintln!("bench sync: {line}");
@@ -217,15 +217,15 @@ enum Workload {
     /// A backfill of this many orders.
     Orders(u64),
     /// One full inventory snapshot.
-    Inventory { products: usize, warehouses: usize },
+    Inventory { sizes: usize, warehouses: usize },
 }
 
 /// One sync of `workload`: a fresh simulator and a fresh database.
 fn sync_once(root: &Path, target: &Path, workload: &Workload) -> Result<serde_json::Value> {
     let (mapping, stream, orders, catalogue) = match *workload {
         Workload::Orders(orders) => ("default.yaml", "orders", orders, None),
-        Workload::Inventory { products, warehouses } => {
-            ("supply.yaml", "inventory", 1, Some((products, warehouses)))
+        Workload::Inventory { sizes, warehouses } => {
+            ("supply.yaml", "inventory", 1, Some((sizes, warehouses)))
         }
     };
     let mapping = root.join("mappings/centra").join(mapping);
@@ -239,8 +239,8 @@ fn sync_once(root: &Path, target: &Path, workload: &Workload) -> Result<serde_js
         "--token",
         token,
     ]);
-    if let Some((products, warehouses)) = catalogue {
-        sim.args(["--products", &products.to_string(), "--warehouses", &warehouses.to_string()]);
+    if let Some((sizes, warehouses)) = catalogue {
+        sim.args(["--product-sizes", &sizes.to_string(), "--warehouses", &warehouses.to_string()]);
     }
     let sim = sim.stdout(Stdio::null()).spawn().context("starting centra-sim")?;
     let _sim = KillOnDrop(sim);
@@ -287,12 +287,15 @@ fn sync_once(root: &Path, target: &Path, workload: &Workload) -> Result<serde_js
     let wall_s = usage["wall_ms"].as_f64().unwrap_or(0.0) / 1e3;
     let cpu_ms = usage["user_ms"].as_f64().unwrap_or(0.0) + usage["sys_ms"].as_f64().unwrap_or(0.0);
     let peak_rss_mib = round(usage["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0, 1);
-    if let Some((products, warehouses)) = catalogue {
-        if rows == 0 {
-            bail!("the inventory snapshot wrote no rows");
+    if let Some((sizes, warehouses)) = catalogue {
+        if rows != (sizes * warehouses) as u64 {
+            bail!(
+                "the inventory snapshot wrote {rows} rows, the simulator has {}",
+                sizes * warehouses
+            );
         }
         return Ok(serde_json::json!({
-            "inventory_products": products,
+            "sizes": sizes,
             "warehouses": warehouses,
             "rows": rows,
             "wall_s": round(wall_s, 2),
