@@ -162,7 +162,7 @@ impl Drop for KillOnDrop {
 
 fn bench_sync(
     root: &Path,
-    sizes: &[u64],
+    order_counts: &[u64],
     runs: usize,
     sizes: usize,
     warehouses: usize,
@@ -170,7 +170,7 @@ fn bench_sync(
     run(cargo().args(["build", "--release", "-p", "cartage-runner", "-p", "centra-sim"]))?;
     let target = root.join("target/release");
     let mut results = Vec::new();
-    for &orders in sizes.iter().filter(|&&n| n > 0) {
+    for &orders in order_counts.iter().filter(|&&n| n > 0) {
         let mut lines = Vec::with_capacity(runs);
         for n in 1..=runs {
             eprintln!("bench sync: {orders} orders, run {n} of {runs}");
