@@ -78,6 +78,10 @@ const MAX_SIZES: usize = 200;
 /// re-reading them one by one: the re-reads would cost about as much.
 pub const MAX_DIRTY_SIZES: usize = 20_000;
 
+/// Pages of changed purchase orders or new deliveries one run reads at most
+/// (100 each) before it takes a full snapshot instead.
+const MAX_CHANGE_PAGES: u32 = 100;
+
 /// The checkpoint.
 ///
 /// - `snapshot_at`: when the last full snapshot began (the server's clock);
@@ -209,6 +213,12 @@ struct WarehouseIds {
 struct SizeRef {
     #[serde(rename = "productSize")]
     product_size: Option<Ids>,
+}
+
+impl SizeRef {
+    fn id(&self) -> Option<i64> {
+        self.product_size.as_ref().map(|s| s.id)
+    }
 }
 
 #[derive(Deserialize)]
@@ -442,29 +452,45 @@ impl StockReader<'_> {
         summary: &mut ReadSummary,
     ) -> Result<u32, CentraError> {
         let probe = stock_query("freeToAllocateQuantity", false);
-        let has_rows = async |page: u32, summary: &mut ReadSummary| {
-            self.page(&probe, group, rows, page, None, summary).await.map(|r| !r.is_empty())
-        };
-        if !has_rows(1, summary).await? {
+        if self.page(&probe, group, rows, 1, None, summary).await?.is_empty() {
             return Ok(0);
         }
-        let (mut lo, mut hi) = (1u32, 2u32);
-        while has_rows(hi, summary).await? {
-            lo = hi;
-            hi = match hi.checked_mul(2) {
-                Some(h) => h,
-                None => return Ok(lo),
-            };
+        let mut search = paging::LastPage::new();
+        while let Some(page) = search.probe() {
+            let rows = self.page(&probe, group, rows, page, None, summary).await?;
+            search.found(!rows.is_empty());
         }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if has_rows(mid, summary).await? {
-                lo = mid;
-            } else {
-                hi = mid;
+        Ok(search.last())
+    }
+
+    /// Sends one query of the changed-sizes collection; `None` when the
+    /// token lacks a permission it needs (the run then takes a full
+    /// snapshot, which needs fewer).
+    async fn changes<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: &serde_json::Value,
+        field: &str,
+        summary: &mut ReadSummary,
+    ) -> Result<Option<T>, CentraError> {
+        let response = self
+            .source
+            .client
+            .query::<std::collections::BTreeMap<String, T>>(query, variables, summary, self.cancel)
+            .await;
+        match response {
+            Ok(response) => {
+                response.data.into_values().next().map(Some).ok_or_else(|| CentraError::Response {
+                    endpoint: self.endpoint(),
+                    message: format!("the answer has no {field}"),
+                })
             }
+            Err(CentraError::Permission { permission, .. }) => {
+                warn!(tenant = %self.source.tenant, %permission, "the token cannot read what changes stock ({field}); taking a full inventory snapshot instead");
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
-        Ok(lo)
     }
 
     /// Walks a snapshot from where `walk` stands to its end, sending every
@@ -546,31 +572,14 @@ impl StockReader<'_> {
         ];
         for (query, field, line_limit) in connections {
             let mut after: Option<String> = None;
+            // Cursors sent: one coming back means the keyset does not advance.
+            let mut sent = std::collections::HashSet::new();
             loop {
                 let variables = serde_json::json!({ "after": after, "from": from, "to": to });
-                let response = match self
-                    .source
-                    .client
-                    .query::<std::collections::BTreeMap<String, LinesConnection>>(
-                        query,
-                        &variables,
-                        summary,
-                        self.cancel,
-                    )
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(CentraError::Permission { permission, .. }) => {
-                        warn!(tenant = %self.source.tenant, %permission, "the token cannot read what changes stock ({field}); taking a full inventory snapshot instead");
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(e),
-                };
-                let Some(connection) = response.data.into_values().next() else {
-                    return Err(CentraError::Response {
-                        endpoint: self.endpoint(),
-                        message: format!("the answer has no {field}"),
-                    });
+                let Some(connection) =
+                    self.changes::<LinesConnection>(query, &variables, field, summary).await?
+                else {
+                    return Ok(None);
                 };
                 for edge in &connection.edges {
                     if line_limit.is_some_and(|limit| edge.node.lines.len() >= limit) {
@@ -579,25 +588,20 @@ impl StockReader<'_> {
                         info!(tenant = %self.source.tenant, "a stock change moved more sizes than one request reads; taking a full inventory snapshot");
                         return Ok(None);
                     }
-                    sizes.extend(
-                        edge.node
-                            .lines
-                            .iter()
-                            .filter_map(|l| l.product_size.as_ref().map(|s| s.id)),
-                    );
+                    sizes.extend(edge.node.lines.iter().filter_map(SizeRef::id));
                 }
                 if sizes.len() > MAX_DIRTY_SIZES {
                     return Ok(None);
                 }
-                let next = connection.page_info.end_cursor.clone();
-                if !connection.page_info.has_next_page || connection.edges.is_empty() {
+                if !connection.page_info.has_next_page {
                     break;
                 }
-                if next.is_none() || next == after {
+                let next = connection.page_info.end_cursor;
+                if connection.edges.is_empty() || next.is_none() || !sent.insert(next.clone()) {
                     return Err(CentraError::Response {
                         endpoint: self.endpoint(),
                         message: format!(
-                            "{field} claims a next page but its cursor does not advance"
+                            "{field} claims a next page but sent no rows or a cursor that does not advance"
                         ),
                     });
                 }
@@ -610,37 +614,22 @@ impl StockReader<'_> {
         ];
         for (query, field) in lists {
             for page in 1u32.. {
+                if page > MAX_CHANGE_PAGES {
+                    // A server ignoring `page` would go on for ever; so many
+                    // changes are better read as a snapshot anyway.
+                    return Ok(None);
+                }
                 let variables = serde_json::json!({ "page": page, "from": from, "to": to });
-                let response = match self
-                    .source
-                    .client
-                    .query::<std::collections::BTreeMap<String, Vec<WithLines>>>(
-                        query,
-                        &variables,
-                        summary,
-                        self.cancel,
-                    )
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(CentraError::Permission { permission, .. }) => {
-                        warn!(tenant = %self.source.tenant, %permission, "the token cannot read what changes stock ({field}); taking a full inventory snapshot instead");
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(e),
+                let Some(items) =
+                    self.changes::<Vec<WithLines>>(query, &variables, field, summary).await?
+                else {
+                    return Ok(None);
                 };
-                let items = response.data.into_values().next().unwrap_or_default();
-                let got = items.len();
-                sizes.extend(
-                    items
-                        .iter()
-                        .flat_map(|i| &i.lines)
-                        .filter_map(|l| l.product_size.as_ref().map(|s| s.id)),
-                );
+                sizes.extend(items.iter().flat_map(|i| &i.lines).filter_map(SizeRef::id));
                 if sizes.len() > MAX_DIRTY_SIZES {
                     return Ok(None);
                 }
-                if got < 100 {
+                if items.len() < 100 {
                     break;
                 }
             }

@@ -86,25 +86,11 @@ impl Paged<'_> {
             }
             Ok(!rows.is_empty())
         };
-        // Page `lo` has rows, page `hi` has none.
-        let mut lo = 1u32;
-        let mut hi = 2u32;
-        while has_rows(hi).await? {
-            lo = hi;
-            hi = match hi.checked_mul(2) {
-                Some(h) => h,
-                None => return Ok(lo),
-            };
+        let mut search = LastPage::new();
+        while let Some(page) = search.probe() {
+            search.found(has_rows(page).await?);
         }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if has_rows(mid).await? {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
+        Ok(search.last())
     }
 
     /// Reads pages `page`, `page - 1`, …, 1, one batch each, with the state
@@ -136,6 +122,59 @@ impl Paged<'_> {
     }
 }
 
+/// The search for the last page with rows of a list whose page 1 has rows:
+/// pages 2, 4, 8, … until one is empty, then a binary search. The caller
+/// asks for each [`LastPage::probe`] and tells [`LastPage::found`].
+#[derive(Debug)]
+pub(crate) struct LastPage {
+    /// A page with rows.
+    lo: u32,
+    /// A page without (or, while doubling, the page to probe next).
+    hi: u32,
+    doubling: bool,
+}
+
+impl LastPage {
+    pub fn new() -> Self {
+        LastPage { lo: 1, hi: 2, doubling: true }
+    }
+
+    /// The page to ask about next; `None` when the search is done.
+    pub fn probe(&self) -> Option<u32> {
+        if self.doubling {
+            Some(self.hi)
+        } else {
+            (self.hi - self.lo > 1).then(|| self.lo + (self.hi - self.lo) / 2)
+        }
+    }
+
+    /// Whether the page last probed has rows.
+    pub fn found(&mut self, has_rows: bool) {
+        let Some(page) = self.probe() else { return };
+        match (self.doubling, has_rows) {
+            (true, true) => {
+                self.lo = page;
+                match page.checked_mul(2) {
+                    Some(next) => self.hi = next,
+                    // Past u32: take what has rows as the last page.
+                    None => {
+                        self.hi = page;
+                        self.doubling = false;
+                    }
+                }
+            }
+            (true, false) => self.doubling = false,
+            (false, true) => self.lo = page,
+            (false, false) => self.hi = page,
+        }
+    }
+
+    /// The last page with rows, once [`LastPage::probe`] says `None`.
+    pub fn last(&self) -> u32 {
+        self.lo
+    }
+}
+
 /// Sends a batch to the pipeline, giving up if the run is cancelled first;
 /// `false` if the pipeline closed the channel (it stopped taking batches).
 pub(crate) async fn send(
@@ -146,5 +185,31 @@ pub(crate) async fn send(
     tokio::select! {
         _ = cancel.cancelled() => Err(CentraError::Cancelled),
         sent = out.send(batch) => Ok(sent.is_ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastPage;
+
+    fn search(pages: u32) -> (u32, usize) {
+        let mut search = LastPage::new();
+        let mut probes = 0;
+        while let Some(page) = search.probe() {
+            probes += 1;
+            search.found(page <= pages);
+        }
+        (search.last(), probes)
+    }
+
+    #[test]
+    fn the_search_finds_the_last_page_in_logarithmic_probes() {
+        for pages in 1..=300 {
+            let (last, probes) = search(pages);
+            assert_eq!(last, pages);
+            assert!(probes <= 2 * (32 - pages.leading_zeros() as usize) + 1, "{pages}: {probes}");
+        }
+        // Every page has rows: the doubling stops at the largest power of two.
+        assert_eq!(search(u32::MAX).0, 1 << 31);
     }
 }
