@@ -340,17 +340,21 @@ pub fn expected_purchase_orders(sim: &Simulator, schema: &TableSchema) -> Vec<Ro
         .collect()
 }
 
-/// The `inventory_levels` rows the supply mapping makes of the simulator's
-/// current stock (the free quantity only; the other quantities are left
-/// empty by the standard mapping).
-pub fn expected_inventory(sim: &Simulator, schema: &TableSchema) -> Vec<Row> {
-    let sizes: BTreeMap<i64, (String, Option<String>)> = sim
-        .products()
+/// Each product size's SKU and EAN, by size id.
+fn size_codes(sim: &Simulator) -> BTreeMap<i64, (String, Option<String>)> {
+    sim.products()
         .into_iter()
         .flat_map(|p| p.variants.into_iter())
         .flat_map(|v| v.sizes.into_iter())
         .map(|s| (s.id, (s.sku, s.ean)))
-        .collect();
+        .collect()
+}
+
+/// The `inventory_levels` rows the supply mapping makes of the simulator's
+/// current stock (the free quantity only; the other quantities are left
+/// empty by the standard mapping).
+pub fn expected_inventory(sim: &Simulator, schema: &TableSchema) -> Vec<Row> {
+    let sizes = size_codes(sim);
     let warehouses: BTreeMap<i64, String> =
         sim.warehouses().into_iter().map(|w| (w.id, w.name)).collect();
     sim.stock()
@@ -381,13 +385,7 @@ pub fn expected_deliveries(
     deliveries: &TableSchema,
     lines: &TableSchema,
 ) -> (Vec<Row>, Vec<Row>) {
-    let sizes: BTreeMap<i64, (String, Option<String>)> = sim
-        .products()
-        .into_iter()
-        .flat_map(|p| p.variants.into_iter())
-        .flat_map(|v| v.sizes.into_iter())
-        .map(|s| (s.id, (s.sku, s.ean)))
-        .collect();
+    let sizes = size_codes(sim);
     let pos: BTreeMap<i64, _> = sim.purchase_orders().into_iter().map(|p| (p.id, p)).collect();
     let ts = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Value::Null, Value::Timestamp);
     let mut out = (Vec::new(), Vec::new());
