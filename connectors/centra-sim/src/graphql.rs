@@ -298,6 +298,24 @@ fn err(message: impl Into<String>) -> FieldError {
     FieldError { message: message.into() }
 }
 
+/// A `PageInfo` field of a connection page, shared by every connection
+/// type; `None` for a field `PageInfo` does not have.
+fn page_info<'x>(
+    field: &str,
+    has_next: bool,
+    has_prev: bool,
+    (start, end): (Option<&'x str>, Option<&'x str>),
+) -> Option<ResolvedValue<'x>> {
+    let cursor = |c: Option<&'x str>| c.map_or(ResolvedValue::null(), ResolvedValue::leaf);
+    Some(match field {
+        "hasNextPage" => ResolvedValue::leaf(has_next),
+        "hasPreviousPage" => ResolvedValue::leaf(has_prev),
+        "startCursor" => cursor(start),
+        "endCursor" => cursor(end),
+        _ => return None,
+    })
+}
+
 fn leaf<'x>(v: impl Into<JsonValue>) -> R<'x> {
     Ok(ResolvedValue::leaf(v))
 }
@@ -1214,19 +1232,12 @@ impl<'c> ObjectValue for O<'c> {
                 "node" => Ok(self.o(K::StockChange(sc))),
                 _ => Err(self.unknown_field_error(info)),
             },
-            (K::ScPageInfo(c), _) => match f {
-                "hasNextPage" => leaf(c.has_next),
-                "hasPreviousPage" => leaf(c.has_prev),
-                "startCursor" => Ok(c
-                    .edges
-                    .first()
-                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
-                "endCursor" => Ok(c
-                    .edges
-                    .last()
-                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
-                _ => Err(self.unknown_field_error(info)),
-            },
+            (K::ScPageInfo(c), _) => {
+                let cursors =
+                    (c.edges.first().map(|e| e.0.as_str()), c.edges.last().map(|e| e.0.as_str()));
+                page_info(f, c.has_next, c.has_prev, cursors)
+                    .ok_or_else(|| self.unknown_field_error(info))
+            }
 
             // ----------------------------------------------------- indeliveries
             (K::Supplier(s), _) => match f {
@@ -1331,19 +1342,12 @@ impl<'c> ObjectValue for O<'c> {
                 "node" => Ok(self.o(K::OrderRef(o))),
                 _ => Err(self.unknown_field_error(info)),
             },
-            (K::PageInfo(c), _) => match f {
-                "hasNextPage" => leaf(c.has_next),
-                "hasPreviousPage" => leaf(c.has_prev),
-                "startCursor" => Ok(c
-                    .edges
-                    .first()
-                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
-                "endCursor" => Ok(c
-                    .edges
-                    .last()
-                    .map_or(ResolvedValue::null(), |e| ResolvedValue::leaf(e.0.as_str()))),
-                _ => Err(self.unknown_field_error(info)),
-            },
+            (K::PageInfo(c), _) => {
+                let cursors =
+                    (c.edges.first().map(|e| e.0.as_str()), c.edges.last().map(|e| e.0.as_str()));
+                page_info(f, c.has_next, c.has_prev, cursors)
+                    .ok_or_else(|| self.unknown_field_error(info))
+            }
 
             // ----------------------------------------------------------- events
             (K::Event(e), _) => match f {
