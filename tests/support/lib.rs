@@ -102,13 +102,7 @@ impl Harness {
             source.push_str(line.trim());
             source.push('\n');
         }
-        let sink = match self.db.config() {
-            cartage_sinks::SinkConfig::Sqlite { url } => format!("type: sqlite\n      url: {url}"),
-            cartage_sinks::SinkConfig::Postgres { url } => {
-                format!("type: postgres\n      url: {url}")
-            }
-            cartage_sinks::SinkConfig::Mysql { url } => format!("type: mysql\n      url: {url}"),
-        };
+        let sink = format!("type: {}\n      url: {}", self.db.backend().name(), self.db.url());
         let mapping = match mappings {
             [one] => one.display().to_string(),
             many => {

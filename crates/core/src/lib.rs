@@ -15,7 +15,7 @@ pub mod value;
 pub use error::{Error, ErrorKind};
 pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};
 pub use secret::Secret;
-pub use sink::{CommitBatch, CommitStats, Sink, TableDeletes, TableRows};
+pub use sink::{CommitBatch, CommitStats, Sink, SinkCapabilities, TableDeletes, TableRows};
 pub use source::{
     Committed, ReadRequest, ReadSummary, Record, SnapshotPart, Source, SourceBatch, StreamCheck,
 };

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::value::SharedSchema;
-use crate::{Error, Row, SnapshotPart, StreamState};
+use crate::{Error, Row, SnapshotPart, StreamDef, StreamState};
 
 /// The rows of one table in a batch.
 #[derive(Debug, Clone)]
@@ -51,6 +51,32 @@ pub struct CommitStats {
     /// Rows newly marked deleted per table (children included; in a snapshot
     /// batch that swaps: the live rows the snapshot lacks).
     pub deleted: Vec<(String, u64)>,
+}
+
+/// What a sink can do beyond upserting rows. The runner compares it with
+/// each stream's needs before anything runs ([`SinkCapabilities::refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkCapabilities {
+    /// Honours [`CommitBatch::deleted`] (the stream reports deletions).
+    pub deletions: bool,
+    /// Honours snapshot batches ([`CommitBatch::snapshot`]).
+    pub snapshots: bool,
+}
+
+impl SinkCapabilities {
+    /// Why this sink cannot take `stream`, or `None` if it can.
+    pub fn refusal(&self, stream: &StreamDef) -> Option<String> {
+        let mut needs = Vec::new();
+        if !stream.deleted_by.is_empty() && !self.deletions {
+            needs.push("marking the rows the source reports deleted");
+        }
+        if stream.snapshots && !self.snapshots {
+            needs.push("swapping in whole snapshots");
+        }
+        (!needs.is_empty()).then(|| {
+            format!("stream {:?} needs a sink capable of {}", stream.name, needs.join(" and "))
+        })
+    }
 }
 
 /// A destination.
@@ -106,4 +132,44 @@ pub trait Sink: Send {
     ) -> Result<Option<StreamState>, Error>;
 
     async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SyncMode, WriteMode};
+
+    fn stream(deleted_by: &[&str], snapshots: bool) -> StreamDef {
+        StreamDef {
+            name: "orders".into(),
+            primary_key: vec!["id".into()],
+            cursor_field: None,
+            sync_mode: SyncMode::Incremental,
+            write_mode: WriteMode::Upsert,
+            deleted_by: deleted_by.iter().map(|s| s.to_string()).collect(),
+            snapshots,
+        }
+    }
+
+    #[test]
+    fn a_sink_lacking_what_a_stream_needs_is_refused_with_the_reason() {
+        let all = SinkCapabilities { deletions: true, snapshots: true };
+        let none = SinkCapabilities { deletions: false, snapshots: false };
+        assert_eq!(all.refusal(&stream(&["id"], true)), None);
+        assert_eq!(none.refusal(&stream(&[], false)), None);
+        assert_eq!(
+            none.refusal(&stream(&["id"], false)).as_deref(),
+            Some(
+                r#"stream "orders" needs a sink capable of marking the rows the source reports deleted"#
+            )
+        );
+        assert_eq!(
+            none.refusal(&stream(&["id"], true)).as_deref(),
+            Some(
+                r#"stream "orders" needs a sink capable of marking the rows the source reports deleted and swapping in whole snapshots"#
+            )
+        );
+        let no_snapshots = SinkCapabilities { deletions: true, snapshots: false };
+        assert!(no_snapshots.refusal(&stream(&[], true)).is_some());
+    }
 }

@@ -195,6 +195,14 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
             mapper.check_deleted(&def.deleted_by).map_err(|e| {
                 format!("tenant {tenant}: mapping {}: {}", file.display(), e.message())
             })?;
+            if let Some(why) = connection.sink.capabilities().refusal(def) {
+                let sink = connection.sink.variant();
+                return Err(format!(
+                    "tenant {tenant}: {why}, and the {} sink ({}) is not",
+                    sink.kind(),
+                    sink.describe()
+                ));
+            }
         }
         mapped.push((stream, mapper));
     }

@@ -1,8 +1,14 @@
-//! Sink configuration: the `sink:` block of a connection, and `build()`.
+//! Sink configuration: the `sink:` block of a connection.
+//!
+//! One config struct per sink, each with its own `build()`. [`SinkConfig`]
+//! is the tagged union the configuration file holds, and
+//! [`SinkConfig::variant`] is the only place that matches on the sink type:
+//! everything else asks the variant through [`SinkVariant`].
 
 use std::fmt;
 
-use cartage_core::Sink;
+use async_trait::async_trait;
+use cartage_core::{Sink, SinkCapabilities};
 use serde::Deserialize;
 
 use crate::database::{Backend, DatabaseSink};
@@ -16,92 +22,162 @@ use crate::error::SinkError;
 ///   url: sqlite://acme.db
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum SinkConfig {
     /// An SQLite database file (the embedded default).
-    Sqlite {
-        /// `sqlite://path/to/file.db` (relative to the working directory) or
-        /// `sqlite:///absolute/path.db`. The file is created if missing unless
-        /// the URL sets `mode=`.
-        url: String,
-    },
+    Sqlite(SqliteConfig),
     /// A PostgreSQL database.
-    Postgres {
-        /// `postgres://user[:password]@host[:port]/database[?sslmode=...]`.
-        /// Prefer a password from the environment (`${env:...}`) over one
-        /// written in the file; it is redacted from every message.
-        url: String,
-    },
+    Postgres(PostgresConfig),
     /// A MySQL or MariaDB database.
-    Mysql {
-        /// `mysql://user[:password]@host[:port]/database`. The password is
-        /// redacted from every message.
-        url: String,
-    },
+    Mysql(MysqlConfig),
+}
+
+/// What every sink config answers, whatever its type.
+#[async_trait]
+pub trait SinkVariant: Send + Sync {
+    /// The `type:` of the sink, e.g. `sqlite`.
+    fn kind(&self) -> &'static str;
+
+    /// Where the rows go, fit for logs and errors (no password).
+    fn describe(&self) -> String;
+
+    /// What the sink can do, checked against each stream before the run.
+    fn capabilities(&self) -> SinkCapabilities;
+
+    /// Opens the sink the pipeline drives.
+    async fn build(&self) -> Result<Box<dyn Sink>, cartage_core::Error>;
 }
 
 impl SinkConfig {
-    /// The database URL as configured (it may hold a password: do not log it;
-    /// use [`SinkConfig::redacted_url`]).
-    pub fn url(&self) -> &str {
+    /// The variant's own config: the one match on the sink type.
+    pub fn variant(&self) -> &dyn SinkVariant {
         match self {
-            SinkConfig::Sqlite { url }
-            | SinkConfig::Postgres { url }
-            | SinkConfig::Mysql { url } => url,
+            SinkConfig::Sqlite(c) => c,
+            SinkConfig::Postgres(c) => c,
+            SinkConfig::Mysql(c) => c,
         }
     }
 
-    /// The URL with any password replaced by `***`, fit for logs and errors.
-    pub fn redacted_url(&self) -> String {
-        redact_url(self.url())
-    }
-
-    fn backend(&self) -> Backend {
-        match self {
-            SinkConfig::Sqlite { .. } => Backend::Sqlite,
-            SinkConfig::Postgres { .. } => Backend::Postgres,
-            SinkConfig::Mysql { .. } => Backend::Mysql,
-        }
-    }
-
-    /// Connects and returns the concrete sink (for [`DatabaseSink::read_table`]).
-    pub async fn connect(&self) -> Result<DatabaseSink, cartage_core::Error> {
-        let backend = self.backend();
-        let url = self.url();
-        let schemes: &[&str] = match backend {
-            Backend::Sqlite => &["sqlite:"],
-            Backend::Postgres => &["postgres://", "postgresql://"],
-            Backend::Mysql => &["mysql://"],
-        };
-        if !schemes.iter().any(|s| url.starts_with(s)) {
-            return Err(SinkError::InvalidUrl {
-                url: redact_url(url),
-                reason: format!(
-                    "a {} sink needs a url starting with {}",
-                    backend.name(),
-                    schemes.join(" or ")
-                ),
-            }
-            .into());
-        }
-        Ok(DatabaseSink::connect(backend, url).await?)
-    }
-
-    /// Connects and returns the sink the pipeline drives.
+    /// Opens the sink the pipeline drives.
     pub async fn build(&self) -> Result<Box<dyn Sink>, cartage_core::Error> {
-        Ok(Box::new(self.connect().await?))
+        self.variant().build().await
+    }
+
+    /// Where the rows go, fit for logs and errors (no password).
+    pub fn describe(&self) -> String {
+        self.variant().describe()
+    }
+
+    /// What the sink can do.
+    pub fn capabilities(&self) -> SinkCapabilities {
+        self.variant().capabilities()
     }
 }
 
 impl fmt::Debug for SinkConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            SinkConfig::Sqlite { .. } => "Sqlite",
-            SinkConfig::Postgres { .. } => "Postgres",
-            SinkConfig::Mysql { .. } => "Mysql",
-        };
-        f.debug_struct(name).field("url", &self.redacted_url()).finish()
+        let v = self.variant();
+        f.debug_struct("SinkConfig").field("type", &v.kind()).field("at", &v.describe()).finish()
     }
+}
+
+/// `sink: {type: sqlite, url: ...}`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteConfig {
+    /// `sqlite://path/to/file.db` (relative to the working directory) or
+    /// `sqlite:///absolute/path.db`. The file is created if missing unless
+    /// the URL sets `mode=`.
+    pub url: String,
+}
+
+/// `sink: {type: postgres, url: ...}`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user[:password]@host[:port]/database[?sslmode=...]`.
+    /// Prefer a password from the environment (`${env:...}`) over one
+    /// written in the file; it is redacted from every message.
+    pub url: String,
+}
+
+/// `sink: {type: mysql, url: ...}`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlConfig {
+    /// `mysql://user[:password]@host[:port]/database`. The password is
+    /// redacted from every message.
+    pub url: String,
+}
+
+macro_rules! database_config {
+    ($config:ident, $backend:expr, $schemes:expr) => {
+        impl $config {
+            /// A config for `url`.
+            pub fn new(url: impl Into<String>) -> Self {
+                $config { url: url.into() }
+            }
+
+            /// Connects and returns the concrete sink (for
+            /// [`DatabaseSink::read_table`]).
+            pub async fn connect(&self) -> Result<DatabaseSink, cartage_core::Error> {
+                connect_database($backend, $schemes, &self.url).await
+            }
+        }
+
+        #[async_trait]
+        impl SinkVariant for $config {
+            fn kind(&self) -> &'static str {
+                $backend.name()
+            }
+
+            fn describe(&self) -> String {
+                redact_url(&self.url)
+            }
+
+            fn capabilities(&self) -> SinkCapabilities {
+                DATABASE_CAPABILITIES
+            }
+
+            async fn build(&self) -> Result<Box<dyn Sink>, cartage_core::Error> {
+                Ok(Box::new(self.connect().await?))
+            }
+        }
+
+        impl fmt::Debug for $config {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($config)).field("url", &redact_url(&self.url)).finish()
+            }
+        }
+    };
+}
+
+database_config!(SqliteConfig, Backend::Sqlite, &["sqlite:"]);
+database_config!(PostgresConfig, Backend::Postgres, &["postgres://", "postgresql://"]);
+database_config!(MysqlConfig, Backend::Mysql, &["mysql://"]);
+
+/// Every database sink does everything the [`cartage_core::Sink`] contract
+/// describes.
+const DATABASE_CAPABILITIES: SinkCapabilities =
+    SinkCapabilities { deletions: true, snapshots: true };
+
+async fn connect_database(
+    backend: Backend,
+    schemes: &[&str],
+    url: &str,
+) -> Result<DatabaseSink, cartage_core::Error> {
+    if !schemes.iter().any(|s| url.starts_with(s)) {
+        return Err(SinkError::InvalidUrl {
+            url: redact_url(url),
+            reason: format!(
+                "a {} sink needs a url starting with {}",
+                backend.name(),
+                schemes.join(" or ")
+            ),
+        }
+        .into());
+    }
+    Ok(DatabaseSink::connect(backend, url).await?)
 }
 
 /// Replaces the password of a URL's userinfo (`user:secret@host`) and any
@@ -195,11 +271,11 @@ mod tests {
     fn config_parses_tagged_and_rejects_unknown_fields() {
         let c: SinkConfig = serde_json::from_str(r#"{"type":"sqlite","url":"sqlite://acme.db"}"#)
             .expect("valid config");
-        assert_eq!(c, SinkConfig::Sqlite { url: "sqlite://acme.db".into() });
+        assert_eq!(c, SinkConfig::Sqlite(SqliteConfig::new("sqlite://acme.db")));
         let c: SinkConfig =
             serde_json::from_str(r#"{"type":"mysql","url":"mysql://root@127.0.0.1/test"}"#)
                 .expect("valid config");
-        assert_eq!(c.backend(), Backend::Mysql);
+        assert_eq!(c.variant().kind(), "mysql");
         let e = serde_json::from_str::<SinkConfig>(
             r#"{"type":"postgres","url":"postgres://h/db","pool":3}"#,
         )
@@ -212,16 +288,21 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_password() {
-        let c = SinkConfig::Postgres { url: "postgres://bob:s3cret@h/db".into() };
-        let shown = format!("{c:?}");
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("bob:***@h/db"), "{shown}");
+        let c = SinkConfig::Postgres(PostgresConfig::new("postgres://bob:s3cret@h/db"));
+        for shown in [
+            format!("{c:?}"),
+            c.describe(),
+            format!("{:?}", PostgresConfig::new("postgres://bob:s3cret@h/db")),
+        ] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("bob:***@h/db"), "{shown}");
+        }
     }
 
     #[tokio::test]
     async fn a_url_of_the_wrong_scheme_is_a_config_error() {
-        let c = SinkConfig::Postgres { url: "mysql://root:pw@127.0.0.1/test".into() };
-        let e = c.connect().await.map(|_| ()).expect_err("wrong scheme");
+        let c = SinkConfig::Postgres(PostgresConfig::new("mysql://root:pw@127.0.0.1/test"));
+        let e = c.build().await.map(|_| ()).expect_err("wrong scheme");
         assert_eq!(e.kind(), cartage_core::ErrorKind::Config);
         assert_eq!(
             e.to_string(),

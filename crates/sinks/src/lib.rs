@@ -34,14 +34,11 @@
 
 pub mod config;
 mod database;
-mod dialect;
 pub mod error;
-mod exec;
-mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{SinkConfig, redact_url};
+pub use config::{MysqlConfig, PostgresConfig, SinkConfig, SinkVariant, SqliteConfig, redact_url};
+pub use database::STAGE_PREFIX;
 pub use database::{Backend, DELETED_AT, DatabaseSink, STATE_TABLE, SYNCED_AT, StoredRow};
 pub use error::SinkError;
-pub use snapshot::STAGE_PREFIX;

@@ -23,11 +23,13 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::OnceCell;
 
+use crate::config::{MysqlConfig, PostgresConfig, SqliteConfig};
 use crate::{Backend, DatabaseSink, SinkConfig};
 
 /// A database that exists for one test.
 pub struct TestDatabase {
     config: SinkConfig,
+    url: String,
     kind: Kind,
 }
 
@@ -61,8 +63,9 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("creating a temporary directory for a test database");
         let path = dir.path().join("test.db");
-        let config = SinkConfig::Sqlite { url: format!("sqlite://{}", path.display()) };
-        TestDatabase { config, kind: Kind::Sqlite { _dir: dir, path } }
+        let url = format!("sqlite://{}", path.display());
+        let config = SinkConfig::Sqlite(SqliteConfig::new(url.clone()));
+        TestDatabase { config, url, kind: Kind::Sqlite { _dir: dir, path } }
     }
 
     /// A fresh database on a PostgreSQL server.
@@ -100,10 +103,10 @@ impl TestDatabase {
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
         let config = match backend {
-            Backend::Postgres => SinkConfig::Postgres { url },
-            _ => SinkConfig::Mysql { url },
+            Backend::Postgres => SinkConfig::Postgres(PostgresConfig::new(url.clone())),
+            _ => SinkConfig::Mysql(MysqlConfig::new(url.clone())),
         };
-        TestDatabase { config, kind: Kind::Server { backend, admin_url, name } }
+        TestDatabase { config, url, kind: Kind::Server { backend, admin_url, name } }
     }
 
     /// The sink configuration pointing at this database.
@@ -113,7 +116,7 @@ impl TestDatabase {
 
     /// The database URL (no password for the local defaults).
     pub fn url(&self) -> &str {
-        self.config.url()
+        &self.url
     }
 
     /// The SQLite file, for a SQLite test database.
@@ -133,8 +136,7 @@ impl TestDatabase {
 
     /// Connects a sink to this database (panics on failure: it is a test).
     pub async fn sink(&self) -> DatabaseSink {
-        self.config
-            .connect()
+        DatabaseSink::connect(self.backend(), &self.url)
             .await
             .unwrap_or_else(|e| panic!("connecting to test database {}: {e}", self.url()))
     }

@@ -2,6 +2,7 @@
 
 use cartage_core::ErrorKind;
 use cartage_sinks::SinkConfig;
+use cartage_sinks::config::{MysqlConfig, PostgresConfig, SqliteConfig};
 use cartage_sinks::testing::TestDatabase;
 
 async fn connect_error(config: SinkConfig) -> cartage_core::Error {
@@ -34,7 +35,7 @@ async fn postgres_error_hides_the_password() {
     let db = TestDatabase::postgres().await;
     let (scheme, host) = split_url(db.url());
     let url = format!("{scheme}postgres:hunter2-pg-secret@{host}/cartage_no_such_database");
-    let e = connect_error(SinkConfig::Postgres { url }).await;
+    let e = connect_error(SinkConfig::Postgres(PostgresConfig::new(url))).await;
     assert_redacted(
         &e,
         "hunter2-pg-secret",
@@ -48,7 +49,7 @@ async fn mysql_error_hides_the_password() {
     let db = TestDatabase::mysql().await;
     let (scheme, host) = split_url(db.url());
     let url = format!("{scheme}cartage_nobody:hunter2-my-secret@{host}/test");
-    let e = connect_error(SinkConfig::Mysql { url }).await;
+    let e = connect_error(SinkConfig::Mysql(MysqlConfig::new(url))).await;
     assert_redacted(
         &e,
         "hunter2-my-secret",
@@ -63,7 +64,7 @@ async fn unreachable_server_error_hides_the_password() {
         .expect("a free port")
         .port();
     let url = format!("postgres://bob:hunter2-down@127.0.0.1:{port}/db?password=hunter2-down");
-    let e = connect_error(SinkConfig::Postgres { url }).await;
+    let e = connect_error(SinkConfig::Postgres(PostgresConfig::new(url))).await;
     let text = e.to_string();
     assert!(!text.contains("hunter2-down"), "the password leaked: {text}");
     assert!(text.contains(&format!("bob:***@127.0.0.1:{port}/db?password=***")), "{text}");
@@ -73,6 +74,6 @@ async fn unreachable_server_error_hides_the_password() {
 async fn sqlite_error_names_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/missing-dir/acme.db", dir.path().display());
-    let e = connect_error(SinkConfig::Sqlite { url: url.clone() }).await;
+    let e = connect_error(SinkConfig::Sqlite(SqliteConfig::new(url.clone()))).await;
     assert!(e.to_string().starts_with(&format!("sink error: cannot connect to {url}: ")), "{e}");
 }

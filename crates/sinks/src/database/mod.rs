@@ -10,7 +10,7 @@
 //! so the driver's prepared-statement cache) stays small.
 //!
 //! A snapshot batch is one transaction too, but writes its rows into the
-//! staging tables, and the last one swaps them in (see [`crate::snapshot`]).
+//! staging tables, and the last one swaps them in (see [`snapshot`]).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -32,10 +32,15 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Sta
 use tracing::debug;
 
 use crate::config::{redact_url, url_passwords};
-pub use crate::dialect::Backend;
+
+mod dialect;
+mod exec;
+mod snapshot;
+
 use crate::error::{SinkError, is_transient};
-use crate::exec::Tx;
-use crate::snapshot;
+pub use dialect::Backend;
+use exec::Tx;
+pub use snapshot::STAGE_PREFIX;
 
 /// The table holding each stream's committed state.
 pub const STATE_TABLE: &str = "_cartage_state";
@@ -90,8 +95,8 @@ struct TableSql {
 
 /// A sink writing into SQLite, PostgreSQL or MySQL/MariaDB through sea-orm.
 ///
-/// Build it with [`crate::SinkConfig::connect`] (or `build` for a
-/// `Box<dyn Sink>`).
+/// Build it with a database config's `connect` (e.g.
+/// [`crate::SqliteConfig::connect`]), or `build` for a `Box<dyn Sink>`.
 pub struct DatabaseSink {
     db: DatabaseConnection,
     backend: Backend,
@@ -603,7 +608,7 @@ impl DatabaseSink {
 
     /// Stages a snapshot batch's rows (after discarding an abandoned
     /// snapshot's, on `first`) and, on `last`, swaps each table's snapshot
-    /// in (see [`crate::snapshot`]).
+    /// in (see [`snapshot`]).
     async fn write_snapshot(
         &self,
         txn: &mut Tx,

@@ -13,7 +13,7 @@ use sea_orm::sqlx::{self, AssertSqlSafe, MySql, Postgres, Sqlite, Transaction};
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use sea_query_sqlx::SqlxValues;
 
-use crate::Backend;
+use super::Backend;
 
 /// An open transaction on one of the three backends.
 pub(crate) enum Tx {

@@ -20,8 +20,8 @@ use cartage_core::TableSchema;
 use sea_orm::Statement;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, Value as SqValue};
 
+use super::dialect::Backend;
 use crate::database::{DELETED_AT, SYNCED_AT};
-use crate::dialect::Backend;
 use crate::error::SinkError;
 
 /// Staging tables are named by this prefix and the live table's name.
