@@ -405,6 +405,86 @@ fn start_mariadb() -> Result<String, String> {
     Ok(format!("mysql://root@127.0.0.1:{port}/mysql"))
 }
 
+/// The sinks the conformance suite runs every scenario on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkUnderTest {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+/// A throwaway sink of any kind, with a way to read back what it holds, for
+/// tests that every sink must pass alike.
+#[derive(Debug)]
+pub struct TestSink {
+    inner: TestSinkInner,
+}
+
+#[derive(Debug)]
+enum TestSinkInner {
+    Database(TestDatabase),
+}
+
+impl From<TestDatabase> for TestSink {
+    fn from(db: TestDatabase) -> Self {
+        TestSink { inner: TestSinkInner::Database(db) }
+    }
+}
+
+impl TestSink {
+    /// A fresh, empty sink of the given kind.
+    pub async fn new(which: SinkUnderTest) -> Self {
+        let inner = match which {
+            SinkUnderTest::Sqlite => TestSinkInner::Database(TestDatabase::sqlite()),
+            SinkUnderTest::Postgres => TestSinkInner::Database(TestDatabase::postgres().await),
+            SinkUnderTest::Mysql => TestSinkInner::Database(TestDatabase::mysql().await),
+        };
+        TestSink { inner }
+    }
+
+    /// The `sink:` configuration pointing at this sink.
+    pub fn config(&self) -> &SinkConfig {
+        match &self.inner {
+            TestSinkInner::Database(db) => db.config(),
+        }
+    }
+
+    /// The database behind it, for a database sink.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        match &self.inner {
+            TestSinkInner::Database(db) => Some(db),
+        }
+    }
+
+    /// Opens the sink as the pipeline does (panics on failure: it is a test).
+    pub async fn sink(&self) -> Box<dyn cartage_core::Sink> {
+        self.config()
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("opening the test sink {:?}: {e}", self.config()))
+    }
+
+    /// Every row of `tenant` in a table as the sink's readers see it (see
+    /// [`DatabaseSink::read_table`]), read through a new connection.
+    pub async fn read_table(
+        &self,
+        schema: &cartage_core::TableSchema,
+        tenant: &str,
+    ) -> Vec<crate::StoredRow> {
+        match &self.inner {
+            TestSinkInner::Database(db) => {
+                let sink = db.sink().await;
+                let rows = sink
+                    .read_table(schema, tenant)
+                    .await
+                    .unwrap_or_else(|e| panic!("reading table {}: {e}", schema.name));
+                let _ = sink.close().await;
+                rows
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

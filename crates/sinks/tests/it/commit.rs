@@ -5,21 +5,29 @@ use std::sync::Arc;
 use cartage_core::{ErrorKind, Row, Sink, TableDeletes, Value};
 use cartage_sinks::testing::TestDatabase;
 
-use crate::all_backends;
-use crate::support::*;
+use cartage_sinks::testing::TestSink;
 
-all_backends!(
+use crate::support::*;
+use crate::{all_backends, all_sinks};
+
+// The conformance suite: every sink, databases and files alike.
+all_sinks!(
     upsert_updates_rows_instead_of_duplicating_them,
     duplicates_within_a_batch_keep_the_last_row,
     a_batch_larger_than_one_statement_is_written_whole,
     children_missing_from_the_batch_are_marked_deleted,
     rows_the_source_deleted_are_marked_with_their_children,
+    a_sink_reopened_after_a_crash_resumes_from_its_last_commit,
+);
+
+// What only a database refuses.
+all_backends!(
     a_failed_commit_leaves_neither_rows_nor_state,
     a_value_of_the_wrong_type_fails_the_whole_commit,
 );
 
-async fn upsert_updates_rows_instead_of_duplicating_them(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn upsert_updates_rows_instead_of_duplicating_them(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     let first = ts(1_700_000_000, 0);
     let stats = sink
         .commit(batch(
@@ -46,7 +54,7 @@ async fn upsert_updates_rows_instead_of_duplicating_them(db: TestDatabase) {
     .await
     .expect("second commit");
 
-    let stored = rows(&sink, &orders_schema()).await;
+    let stored = rows_in(&db, &orders_schema()).await;
     let got: Vec<(Row, _)> = stored.iter().map(|r| (r.row.clone(), r.synced_at)).collect();
     assert_eq!(
         got,
@@ -60,8 +68,8 @@ async fn upsert_updates_rows_instead_of_duplicating_them(db: TestDatabase) {
     assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), Some(state(2)));
 }
 
-async fn duplicates_within_a_batch_keep_the_last_row(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn duplicates_within_a_batch_keep_the_last_row(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     let stats = sink
         .commit(batch(
             vec![
@@ -83,14 +91,14 @@ async fn duplicates_within_a_batch_keep_the_last_row(db: TestDatabase) {
         .expect("commit");
     assert_eq!(stats.rows, vec![("orders".to_string(), 2), ("order_lines".to_string(), 1)]);
     assert_eq!(
-        data(&sink, &orders_schema()).await,
+        data_in(&db, &orders_schema()).await,
         vec![order("1", 1, "shipped", "12.00"), order("2", 2, "new", "20.00")]
     );
-    assert_eq!(data(&sink, &lines_schema()).await, vec![line("1", 1, "B", 2)]);
+    assert_eq!(data_in(&db, &lines_schema()).await, vec![line("1", 1, "B", 2)]);
 }
 
-async fn a_batch_larger_than_one_statement_is_written_whole(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn a_batch_larger_than_one_statement_is_written_whole(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     // 1,300 orders and 2,603 lines: several full statements plus remainders.
     let orders: Vec<Row> = (0..1300)
         .map(|i| order(&format!("{i:05}"), i, "new", &format!("{i}.{:02}", i % 100)))
@@ -107,7 +115,7 @@ async fn a_batch_larger_than_one_statement_is_written_whole(db: TestDatabase) {
         .await
         .expect("commit");
     assert_eq!(stats.rows, vec![("orders".to_string(), 1300), ("order_lines".to_string(), 2603)]);
-    assert_eq!(data(&sink, &orders_schema()).await, orders);
+    assert_eq!(data_in(&db, &orders_schema()).await, orders);
     let mut expected = lines;
     expected.sort_by(|a, b| {
         let key = |r: &Row| match (&r.0[1], &r.0[2]) {
@@ -116,11 +124,11 @@ async fn a_batch_larger_than_one_statement_is_written_whole(db: TestDatabase) {
         };
         key(a).cmp(&key(b))
     });
-    assert_eq!(data(&sink, &lines_schema()).await, expected);
+    assert_eq!(data_in(&db, &lines_schema()).await, expected);
 }
 
-async fn children_missing_from_the_batch_are_marked_deleted(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn children_missing_from_the_batch_are_marked_deleted(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     let t1 = ts(1_700_000_001, 0);
     let t2 = ts(1_700_000_002, 0);
     let t3 = ts(1_700_000_003, 0);
@@ -168,7 +176,7 @@ async fn children_missing_from_the_batch_are_marked_deleted(db: TestDatabase) {
             })
             .collect()
     };
-    let stored = rows(&sink, &lines_schema()).await;
+    let stored = rows_in(&db, &lines_schema()).await;
     assert_eq!(
         state_of(&stored),
         vec![
@@ -192,7 +200,7 @@ async fn children_missing_from_the_batch_are_marked_deleted(db: TestDatabase) {
     ))
     .await
     .expect("third commit");
-    let stored = rows(&sink, &lines_schema()).await;
+    let stored = rows_in(&db, &lines_schema()).await;
     assert_eq!(
         state_of(&stored),
         vec![
@@ -206,8 +214,8 @@ async fn children_missing_from_the_batch_are_marked_deleted(db: TestDatabase) {
     assert_eq!(stored[1].row, line("1", 2, "B", 5));
 }
 
-async fn rows_the_source_deleted_are_marked_with_their_children(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn rows_the_source_deleted_are_marked_with_their_children(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     let t1 = ts(1_700_000_001, 0);
     let t2 = ts(1_700_000_002, 0);
     let t3 = ts(1_700_000_003, 0);
@@ -253,9 +261,9 @@ async fn rows_the_source_deleted_are_marked_with_their_children(db: TestDatabase
     let deleted_at = |stored: Vec<cartage_sinks::StoredRow>| -> Vec<Option<_>> {
         stored.into_iter().map(|r| r.deleted_at).collect()
     };
-    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
+    assert_eq!(deleted_at(rows_in(&db, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
     assert_eq!(
-        deleted_at(rows(&sink, &lines_schema()).await),
+        deleted_at(rows_in(&db, &lines_schema()).await),
         vec![Some(t2), Some(t2), None, Some(t2)]
     );
     assert_eq!(sink.read_state(TENANT, "orders").await.unwrap(), Some(state(2)));
@@ -264,13 +272,13 @@ async fn rows_the_source_deleted_are_marked_with_their_children(db: TestDatabase
     // keep the time they were first marked.
     let stats = sink.commit(deleting(&[1], 3, t3)).await.expect("repeated deletion");
     assert_eq!(stats.deleted, vec![("order_lines".into(), 0), ("orders".into(), 0)]);
-    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
+    assert_eq!(deleted_at(rows_in(&db, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
 
     // Another tenant's order with the same number is not touched.
     let mut other = deleting(&[2], 4, t3);
     other.tenant = "someone-else".into();
     sink.commit(other).await.expect("other tenant");
-    assert_eq!(deleted_at(rows(&sink, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
+    assert_eq!(deleted_at(rows_in(&db, &orders_schema()).await), vec![Some(t2), None, Some(t2)]);
 }
 
 async fn a_failed_commit_leaves_neither_rows_nor_state(db: TestDatabase) {
@@ -349,4 +357,57 @@ async fn a_value_of_the_wrong_type_fails_the_whole_commit(db: TestDatabase) {
     );
     assert!(rows(&sink, &orders_schema()).await.is_empty());
     assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), None);
+}
+
+async fn a_sink_reopened_after_a_crash_resumes_from_its_last_commit(db: TestSink) {
+    let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
+    let first = batch(
+        vec![
+            (orders_schema(), vec![order("1", 1, "new", "10.00")]),
+            (lines_schema(), vec![line("1", 1, "A", 1), line("1", 2, "B", 1)]),
+        ],
+        1,
+        t1,
+    );
+    let second = batch(
+        vec![
+            (
+                orders_schema(),
+                vec![order("1", 1, "shipped", "10.00"), order("2", 2, "new", "5.00")],
+            ),
+            (lines_schema(), vec![line("1", 1, "A", 1), line("2", 1, "C", 3)]),
+        ],
+        2,
+        t2,
+    );
+    {
+        let mut sink = prepared_sink(&db).await;
+        sink.commit(first).await.expect("first batch");
+        // The process dies here: the sink is dropped without closing.
+    }
+    // The next run opens the sink again, finds the first batch's state, and
+    // redoes the second batch twice over (a crash after its commit but
+    // before the run noticed): nothing is duplicated or lost.
+    let mut sink = prepared_sink(&db).await;
+    assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), Some(state(1)));
+    sink.commit(second.clone()).await.expect("second batch");
+    drop(sink);
+    let mut sink = prepared_sink(&db).await;
+    assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), Some(state(2)));
+    sink.commit(second).await.expect("second batch again");
+
+    assert_eq!(
+        data_in(&db, &orders_schema()).await,
+        vec![order("1", 1, "shipped", "10.00"), order("2", 2, "new", "5.00")]
+    );
+    let lines = rows_in(&db, &lines_schema()).await;
+    let got: Vec<(Row, Option<_>)> = lines.into_iter().map(|r| (r.row, r.deleted_at)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (line("1", 1, "A", 1), None),
+            (line("1", 2, "B", 1), Some(t2)),
+            (line("2", 1, "C", 3), None),
+        ]
+    );
 }

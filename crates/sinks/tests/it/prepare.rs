@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use cartage_core::{Column, ColumnType, Row, Sink, TableSchema, Value};
-use cartage_sinks::testing::TestDatabase;
+use cartage_core::{Column, ColumnType, Row, TableSchema, Value};
+use cartage_sinks::testing::TestSink;
 
-use crate::all_backends;
+use crate::all_sinks;
 use crate::support::*;
 
-all_backends!(prepare_creates_tables_and_is_idempotent, prepare_adds_a_declared_extra_column);
+all_sinks!(prepare_creates_tables_and_is_idempotent, prepare_adds_a_declared_extra_column);
 
-async fn prepare_creates_tables_and_is_idempotent(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
-    assert!(rows(&sink, &orders_schema()).await.is_empty());
-    assert!(rows(&sink, &lines_schema()).await.is_empty());
+async fn prepare_creates_tables_and_is_idempotent(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
+    assert!(rows_in(&db, &orders_schema()).await.is_empty());
+    assert!(rows_in(&db, &lines_schema()).await.is_empty());
     assert_eq!(sink.read_state(TENANT, "orders").await.expect("read_state"), None);
 
     let at = ts(1_700_000_000, 1);
@@ -27,12 +27,12 @@ async fn prepare_creates_tables_and_is_idempotent(db: TestDatabase) {
         .prepare(&[orders_schema(), lines_schema()], false)
         .await
         .expect("prepare on a new connection");
-    assert_eq!(data(&again, &orders_schema()).await, vec![order("1", 1, "shipped", "10.00")]);
+    assert_eq!(data_in(&db, &orders_schema()).await, vec![order("1", 1, "shipped", "10.00")]);
     assert_eq!(again.read_state(TENANT, "orders").await.expect("read_state"), Some(state(7)));
 }
 
-async fn prepare_adds_a_declared_extra_column(db: TestDatabase) {
-    let mut sink = prepared(&db).await;
+async fn prepare_adds_a_declared_extra_column(db: TestSink) {
+    let mut sink = prepared_sink(&db).await;
     let at = ts(1_700_000_000, 0);
     sink.commit(batch(vec![(orders_schema(), vec![order("1", 1, "shipped", "10.00")])], 1, at))
         .await
@@ -56,7 +56,7 @@ async fn prepare_adds_a_declared_extra_column(db: TestDatabase) {
     let mut one = order("1", 1, "shipped", "10.00").0;
     one.push(Value::Null);
     one.push(Value::Null);
-    assert_eq!(data(&sink, &wider).await, vec![Row(one), Row(two)]);
+    assert_eq!(data_in(&db, &wider).await, vec![Row(one), Row(two)]);
     // The narrower schema still reads (and writes) the table.
-    assert_eq!(data(&sink, &orders_schema()).await.len(), 2);
+    assert_eq!(data_in(&db, &orders_schema()).await.len(), 2);
 }

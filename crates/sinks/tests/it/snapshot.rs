@@ -7,22 +7,27 @@ use cartage_core::{
     Column, ColumnType, CommitBatch, ErrorKind, Row, SharedSchema, Sink, SnapshotPart, StreamState,
     TableDeletes, TableRows, TableSchema, Value,
 };
-use cartage_sinks::testing::TestDatabase;
-use cartage_sinks::{Backend, DatabaseSink};
+use cartage_sinks::Backend;
+use cartage_sinks::testing::{TestDatabase, TestSink};
 use chrono::{DateTime, Utc};
 
-use crate::all_backends;
 use crate::support::{TENANT, ts};
+use crate::{all_backends, all_sinks};
 
-all_backends!(
+// The conformance suite: every sink, databases and files alike.
+all_sinks!(
     a_snapshot_is_invisible_until_its_last_batch_then_complete,
     rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tables,
     a_row_that_reappears_in_a_snapshot_is_live_again,
     an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak,
-    a_failed_snapshot_batch_keeps_what_was_staged_before,
     tenants_sharing_a_table_do_not_affect_each_other,
     ordinary_batches_between_snapshots_upsert_directly,
     a_snapshot_larger_than_one_statement_is_swapped_whole,
+);
+
+// What only a database does or refuses.
+all_backends!(
+    a_failed_snapshot_batch_keeps_what_was_staged_before,
     a_table_name_too_long_for_its_staging_table_is_refused_by_prepare,
     a_snapshot_batch_that_names_deleted_rows_is_refused,
 );
@@ -126,7 +131,7 @@ fn stock_part(part: SnapshotPart, rows: Vec<Row>, cursor: i64, at: DateTime<Utc>
     batch_of(TENANT, vec![(inventory_schema(), rows)], Some(part), cursor, at)
 }
 
-async fn staged_sink(db: &TestDatabase, tables: &[SharedSchema]) -> DatabaseSink {
+async fn staged_sink(db: &TestSink, tables: &[SharedSchema]) -> Box<dyn Sink> {
     let mut sink = db.sink().await;
     sink.prepare(tables, true).await.expect("prepare with staging tables");
     sink
@@ -134,26 +139,26 @@ async fn staged_sink(db: &TestDatabase, tables: &[SharedSchema]) -> DatabaseSink
 
 /// `tenant`'s rows of a table: the row, when it was synced, when deleted.
 async fn live_of(
-    sink: &DatabaseSink,
+    t: &TestSink,
     schema: &TableSchema,
     tenant: &str,
 ) -> Vec<(Row, DateTime<Utc>, Option<DateTime<Utc>>)> {
-    let stored = sink.read_table(schema, tenant).await.expect("read_table");
+    let stored = t.read_table(schema, tenant).await;
     stored.into_iter().map(|r| (r.row, r.synced_at, r.deleted_at)).collect()
 }
 
 async fn live(
-    sink: &DatabaseSink,
+    t: &TestSink,
     schema: &TableSchema,
 ) -> Vec<(Row, DateTime<Utc>, Option<DateTime<Utc>>)> {
-    live_of(sink, schema, TENANT).await
+    live_of(t, schema, TENANT).await
 }
 
 fn stats_rows(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
     pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
 }
 
-async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestDatabase) {
+async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
 
@@ -163,7 +168,7 @@ async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestData
         .expect("first part");
     assert_eq!(stats.rows, stats_rows(&[("inventory_levels", 2)]));
     assert!(stats.deleted.is_empty(), "nothing swapped yet: {stats:?}");
-    assert!(live(&sink, &inventory_schema()).await.is_empty(), "staged rows are not live");
+    assert!(live(&db, &inventory_schema()).await.is_empty(), "staged rows are not live");
     assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), Some(state(1)));
 
     sink.commit(stock_part(SnapshotPart::MIDDLE, vec![stock("B", 1, 7)], 2, t2))
@@ -171,7 +176,7 @@ async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestData
         .expect("middle part");
     // A reader on another connection sees no part of the snapshot either.
     let mut reader = db.sink().await;
-    assert!(live(&reader, &inventory_schema()).await.is_empty());
+    assert!(live(&db, &inventory_schema()).await.is_empty());
     assert_eq!(reader.read_state(TENANT, STREAM).await.expect("state"), Some(state(2)));
 
     // The last part restates a row (last wins) and completes the snapshot.
@@ -182,7 +187,7 @@ async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestData
     assert_eq!(stats.rows, stats_rows(&[("inventory_levels", 2)]));
     assert_eq!(stats.deleted, stats_rows(&[("inventory_levels", 0)]));
     assert_eq!(
-        live(&reader, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![
             (stock("A", 1, 5), t3, None),
             (stock("A", 2, 3), t3, None),
@@ -193,9 +198,7 @@ async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(db: TestData
     assert_eq!(reader.read_state(TENANT, STREAM).await.expect("state"), Some(state(3)));
 }
 
-async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tables(
-    db: TestDatabase,
-) {
+async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tables(db: TestSink) {
     let tables = [deliveries_schema(), delivery_lines_schema()];
     let mut sink = staged_sink(&db, &tables).await;
     let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
@@ -248,7 +251,7 @@ async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tab
     assert_eq!(stats.rows, stats_rows(&[("indeliveries", 1), ("indelivery_lines", 2)]));
     assert_eq!(stats.deleted, stats_rows(&[("indeliveries", 1), ("indelivery_lines", 2)]));
     assert_eq!(
-        live(&sink, &deliveries_schema()).await,
+        live(&db, &deliveries_schema()).await,
         vec![
             (delivery(1, "received"), t2, None),
             (delivery(2, "open"), t1, Some(t2)),
@@ -256,7 +259,7 @@ async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tab
         ]
     );
     assert_eq!(
-        live(&sink, &delivery_lines_schema()).await,
+        live(&db, &delivery_lines_schema()).await,
         vec![
             (delivery_line(1, 1, 11), t2, None),
             (delivery_line(1, 2, 20), t1, Some(t2)),
@@ -267,7 +270,7 @@ async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tab
     );
 }
 
-async fn a_row_that_reappears_in_a_snapshot_is_live_again(db: TestDatabase) {
+async fn a_row_that_reappears_in_a_snapshot_is_live_again(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2, t3, t4) =
         (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0), ts(1_700_000_004, 0));
@@ -278,17 +281,17 @@ async fn a_row_that_reappears_in_a_snapshot_is_live_again(db: TestDatabase) {
     let stats = sink.commit(whole(vec![stock("A", 1, 5)], 3, t3)).await.expect("third");
     assert_eq!(stats.deleted, stats_rows(&[("inventory_levels", 0)]));
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![(stock("A", 1, 5), t3, None), (stock("A", 2, 6), t1, Some(t2))]
     );
     sink.commit(whole(vec![stock("A", 1, 5), stock("A", 2, 8)], 4, t4)).await.expect("fourth");
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![(stock("A", 1, 5), t4, None), (stock("A", 2, 8), t4, None)]
     );
 }
 
-async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: TestDatabase) {
+async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
     sink.commit(stock_part(
@@ -299,7 +302,7 @@ async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: Test
     ))
     .await
     .expect("first snapshot");
-    let before = live(&sink, &inventory_schema()).await;
+    let before = live(&db, &inventory_schema()).await;
 
     // A snapshot stops after two of its batches (the run failed or was killed).
     sink.commit(stock_part(SnapshotPart::FIRST, vec![stock("A", 1, 0), stock("X", 1, 1)], 2, t2))
@@ -308,7 +311,7 @@ async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: Test
     sink.commit(stock_part(SnapshotPart::MIDDLE, vec![stock("Y", 1, 1)], 3, t2))
         .await
         .expect("abandoned middle part");
-    assert_eq!(live(&sink, &inventory_schema()).await, before, "nothing visible changed");
+    assert_eq!(live(&db, &inventory_schema()).await, before, "nothing visible changed");
 
     // The next run, on a new connection, starts a new snapshot.
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
@@ -321,7 +324,7 @@ async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: Test
         .expect("new last part");
     assert_eq!(stats.deleted, stats_rows(&[("inventory_levels", 1)]));
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![
             (stock("A", 1, 4), t3, None),
             (stock("A", 2, 6), t3, None),
@@ -333,6 +336,7 @@ async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(db: Test
 }
 
 async fn a_failed_snapshot_batch_keeps_what_was_staged_before(db: TestDatabase) {
+    let db = TestSink::from(db);
     // The tables are created with `available NOT NULL`; the batches below
     // claim it is nullable, so only the database refuses the NULL, inside
     // the transaction, after the `first` batch discarded the staged rows.
@@ -355,14 +359,14 @@ async fn a_failed_snapshot_batch_keeps_what_was_staged_before(db: TestDatabase) 
         "{e}"
     );
     assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), Some(state(1)));
-    assert!(live(&sink, &inventory_schema()).await.is_empty());
+    assert!(live(&db, &inventory_schema()).await.is_empty());
 
     // The snapshot resumes from its committed state; its staged rows are intact.
     sink.commit(stock_part(SnapshotPart::LAST, vec![stock("A", 3, 7)], 3, t2))
         .await
         .expect("last part");
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![
             (stock("A", 1, 5), t2, None),
             (stock("A", 2, 6), t2, None),
@@ -371,7 +375,7 @@ async fn a_failed_snapshot_batch_keeps_what_was_staged_before(db: TestDatabase) 
     );
 }
 
-async fn tenants_sharing_a_table_do_not_affect_each_other(db: TestDatabase) {
+async fn tenants_sharing_a_table_do_not_affect_each_other(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
     let other = |part, rows, cursor, at| {
@@ -396,11 +400,11 @@ async fn tenants_sharing_a_table_do_not_affect_each_other(db: TestDatabase) {
         sink.commit(stock_part(SnapshotPart::LAST, vec![], 3, t2)).await.expect("acme last part");
     assert_eq!(stats.deleted, stats_rows(&[("inventory_levels", 1)]));
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![(stock("A", 1, 4), t2, None), (stock("A", 2, 6), t1, Some(t2))]
     );
     assert_eq!(
-        live_of(&sink, &inventory_schema(), OTHER).await,
+        live_of(&db, &inventory_schema(), OTHER).await,
         vec![(level(OTHER, "A", 1, 9), t1, None)],
         "globex's live rows are untouched, its staged row not swapped"
     );
@@ -409,7 +413,7 @@ async fn tenants_sharing_a_table_do_not_affect_each_other(db: TestDatabase) {
         .await
         .expect("globex last part");
     assert_eq!(
-        live_of(&sink, &inventory_schema(), OTHER).await,
+        live_of(&db, &inventory_schema(), OTHER).await,
         vec![
             (level(OTHER, "A", 1, 9), t1, Some(t3)),
             (level(OTHER, "A", 2, 1), t3, None),
@@ -418,14 +422,14 @@ async fn tenants_sharing_a_table_do_not_affect_each_other(db: TestDatabase) {
         "acme's snapshot discarded none of globex's staged rows"
     );
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![(stock("A", 1, 4), t2, None), (stock("A", 2, 6), t1, Some(t2))]
     );
     assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), Some(state(3)));
     assert_eq!(sink.read_state(OTHER, STREAM).await.expect("state"), Some(state(3)));
 }
 
-async fn ordinary_batches_between_snapshots_upsert_directly(db: TestDatabase) {
+async fn ordinary_batches_between_snapshots_upsert_directly(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
     sink.commit(stock_part(SnapshotPart::WHOLE, vec![stock("A", 1, 5), stock("A", 2, 6)], 1, t1))
@@ -446,7 +450,7 @@ async fn ordinary_batches_between_snapshots_upsert_directly(db: TestDatabase) {
     assert_eq!(stats.rows, stats_rows(&[("inventory_levels", 2)]));
     assert!(stats.deleted.is_empty());
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![
             (stock("A", 1, 5), t1, None),
             (stock("A", 2, 2), t2, None),
@@ -460,7 +464,7 @@ async fn ordinary_batches_between_snapshots_upsert_directly(db: TestDatabase) {
         .await
         .expect("next snapshot");
     assert_eq!(
-        live(&sink, &inventory_schema()).await,
+        live(&db, &inventory_schema()).await,
         vec![
             (stock("A", 1, 5), t1, Some(t3)),
             (stock("A", 2, 3), t3, None),
@@ -469,7 +473,7 @@ async fn ordinary_batches_between_snapshots_upsert_directly(db: TestDatabase) {
     );
 }
 
-async fn a_snapshot_larger_than_one_statement_is_swapped_whole(db: TestDatabase) {
+async fn a_snapshot_larger_than_one_statement_is_swapped_whole(db: TestSink) {
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
     let rows = |from: i64, to: i64, available: i64| -> Vec<Row> {
@@ -483,7 +487,7 @@ async fn a_snapshot_larger_than_one_statement_is_swapped_whole(db: TestDatabase)
     sink.commit(stock_part(SnapshotPart::LAST, rows(2_101, 5_000, 1), 3, t1))
         .await
         .expect("part 3");
-    assert_eq!(live(&sink, &inventory_schema()).await.len(), 5_000);
+    assert_eq!(live(&db, &inventory_schema()).await.len(), 5_000);
 
     sink.commit(stock_part(SnapshotPart::FIRST, rows(900, 3_000, 2), 4, t2)).await.expect("part 1");
     let stats = sink
@@ -491,7 +495,7 @@ async fn a_snapshot_larger_than_one_statement_is_swapped_whole(db: TestDatabase)
         .await
         .expect("part 2");
     assert_eq!(stats.deleted, stats_rows(&[("inventory_levels", 900)]));
-    let stored = live(&sink, &inventory_schema()).await;
+    let stored = live(&db, &inventory_schema()).await;
     let deleted = stored.iter().filter(|(_, _, d)| *d == Some(t2)).count();
     let updated = stored
         .iter()
@@ -501,6 +505,8 @@ async fn a_snapshot_larger_than_one_statement_is_swapped_whole(db: TestDatabase)
 }
 
 async fn a_table_name_too_long_for_its_staging_table_is_refused_by_prepare(db: TestDatabase) {
+    let backend = db.backend();
+    let db = TestSink::from(db);
     let mut long = inventory_schema_with_available_nullable(true);
     long.name = "t".repeat(49);
     let long = Arc::new(long);
@@ -508,7 +514,7 @@ async fn a_table_name_too_long_for_its_staging_table_is_refused_by_prepare(db: T
     // Without staging tables the name is fine everywhere.
     sink.prepare(&[Arc::clone(&long)], false).await.expect("prepare without staging");
     let staged = sink.prepare(&[Arc::clone(&long)], true).await;
-    match db.backend() {
+    match backend {
         Backend::Postgres => {
             let e = staged.expect_err("64 bytes is past postgres's 63");
             assert_eq!(e.kind(), ErrorKind::Config);
@@ -529,12 +535,13 @@ async fn a_table_name_too_long_for_its_staging_table_is_refused_by_prepare(db: T
             ))
             .await
             .expect("snapshot into the long-named table");
-            assert_eq!(live(&sink, &long).await.len(), 1);
+            assert_eq!(live(&db, &long).await.len(), 1);
         }
     }
 }
 
 async fn a_snapshot_batch_that_names_deleted_rows_is_refused(db: TestDatabase) {
+    let db = TestSink::from(db);
     let mut sink = staged_sink(&db, &[inventory_schema()]).await;
     let mut batch =
         stock_part(SnapshotPart::WHOLE, vec![stock("A", 1, 5)], 1, ts(1_700_000_001, 0));
@@ -550,6 +557,6 @@ async fn a_snapshot_batch_that_names_deleted_rows_is_refused(db: TestDatabase) {
         "internal error: stream inventory: a snapshot batch cannot mark rows of table \
          inventory_levels deleted: rows the snapshot lacks are the deleted ones"
     );
-    assert!(live(&sink, &inventory_schema()).await.is_empty());
+    assert!(live(&db, &inventory_schema()).await.is_empty());
     assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), None);
 }

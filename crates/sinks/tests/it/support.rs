@@ -7,6 +7,7 @@ use cartage_core::{
     Column, ColumnType, CommitBatch, Row, SharedSchema, Sink, StreamState, TableRows, TableSchema,
     Value,
 };
+use cartage_sinks::testing::TestSink;
 use cartage_sinks::{DatabaseSink, StoredRow};
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -32,6 +33,32 @@ macro_rules! all_backends {
             #[tokio::test]
             async fn mysql() {
                 super::$scenario(TestDatabase::mysql().await).await
+            }
+        }
+    )*};
+}
+
+/// Generates one `#[tokio::test]` per sink (databases and files) for an
+/// `async fn scenario(t: TestSink)`: the conformance suite every sink passes.
+#[macro_export]
+macro_rules! all_sinks {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use cartage_sinks::testing::{SinkUnderTest, TestSink};
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(TestSink::new(SinkUnderTest::Sqlite).await).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(TestSink::new(SinkUnderTest::Postgres).await).await
+            }
+
+            #[tokio::test]
+            async fn mysql() {
+                super::$scenario(TestSink::new(SinkUnderTest::Mysql).await).await
             }
         }
     )*};
@@ -131,9 +158,16 @@ pub fn state(cursor: i64) -> StreamState {
     StreamState(serde_json::json!({ "cursor": cursor, "phase": "incremental" }))
 }
 
-/// A connected sink with `orders` and `order_lines` prepared.
+/// A connected database sink with `orders` and `order_lines` prepared.
 pub async fn prepared(db: &cartage_sinks::testing::TestDatabase) -> DatabaseSink {
     let mut sink = db.sink().await;
+    sink.prepare(&[orders_schema(), lines_schema()], false).await.expect("prepare");
+    sink
+}
+
+/// An open sink of any kind with `orders` and `order_lines` prepared.
+pub async fn prepared_sink(t: &TestSink) -> Box<dyn Sink> {
+    let mut sink = t.sink().await;
     sink.prepare(&[orders_schema(), lines_schema()], false).await.expect("prepare");
     sink
 }
@@ -144,4 +178,13 @@ pub async fn rows(sink: &DatabaseSink, schema: &TableSchema) -> Vec<StoredRow> {
 
 pub async fn data(sink: &DatabaseSink, schema: &TableSchema) -> Vec<Row> {
     rows(sink, schema).await.into_iter().map(|r| r.row).collect()
+}
+
+/// What any sink's readers see of `TENANT`'s rows of a table.
+pub async fn rows_in(t: &TestSink, schema: &TableSchema) -> Vec<StoredRow> {
+    t.read_table(schema, TENANT).await
+}
+
+pub async fn data_in(t: &TestSink, schema: &TableSchema) -> Vec<Row> {
+    rows_in(t, schema).await.into_iter().map(|r| r.row).collect()
 }
