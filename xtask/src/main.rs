@@ -59,8 +59,13 @@ enum Bench {
     },
     /// The mapping engine's criterion bench.
     Mapping,
-    /// The SQLite sink's criterion bench.
-    Sinks,
+    /// Every sink against its database's bulk-load baseline on the same
+    /// rows (criterion), then a table of rows/s and ratios; `--all` also
+    /// runs the SQLite commit bench (insert/update, CPU per row).
+    Sinks {
+        #[arg(long)]
+        all: bool,
+    },
     /// The simulator's criterion bench.
     Sim,
 }
@@ -77,11 +82,72 @@ fn main() -> Result<()> {
                 bench_sync(&root, &orders, runs.max(1), sizes, warehouses)
             }
             Bench::Mapping => run(cargo().args(["bench", "-p", "cartage-mapping"])),
-            Bench::Sinks => run(cargo().args(["bench", "-p", "cartage-sinks"])),
+            Bench::Sinks { all } => bench_sinks(&root, all),
             Bench::Sim => run(cargo().args(["bench", "-p", "centra-sim"])),
         },
         Task::Measure { command } => measure(&command),
     }
+}
+
+/// Runs the `sinks` bench and prints, per sink, the median rows/s of the
+/// sink and of its baseline, from criterion's estimates of this run.
+fn bench_sinks(root: &Path, all: bool) -> Result<()> {
+    let criterion = target_dir(root).join("criterion");
+    // Estimates left by an earlier run must not pass for this run's.
+    for entry in std::fs::read_dir(&criterion).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("sinks_") {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "cartage-sinks"]);
+    if !all {
+        bench.args(["--bench", "sinks"]);
+    }
+    run(&mut bench)?;
+    let mut groups: Vec<PathBuf> = std::fs::read_dir(&criterion)
+        .with_context(|| format!("reading {}", criterion.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sinks_")))
+        .collect();
+    groups.sort();
+    println!("\n| sink | sink rows/s | baseline | baseline rows/s | sink / baseline |");
+    println!("|---|---|---|---|---|");
+    for group in groups {
+        let name = group.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let rows_per_s = |function: &str| -> Result<f64> {
+            let benchmark: serde_json::Value =
+                read_json(&group.join(function).join("new/benchmark.json"))?;
+            let estimates: serde_json::Value =
+                read_json(&group.join(function).join("new/estimates.json"))?;
+            let elements = benchmark["throughput"]["Elements"].as_f64().context("throughput")?;
+            let median_ns = estimates["median"]["point_estimate"].as_f64().context("median")?;
+            Ok(elements / (median_ns / 1e9))
+        };
+        let sink = rows_per_s("sink")?;
+        let base = rows_per_s("baseline")?;
+        let backend = name.trim_start_matches("sinks_");
+        let what = match backend {
+            "sqlite" => "prepared multi-row INSERT (rusqlite)",
+            "postgres" => "COPY FROM STDIN",
+            "mysql" => "multi-row INSERT",
+            "parquet" => "arrow ArrowWriter alone",
+            _ => "baseline",
+        };
+        println!("| {backend} | {sink:.0} | {what} | {base:.0} | {:.2} |", sink / base);
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 fn workspace_root() -> Result<PathBuf> {

@@ -32,6 +32,8 @@
 //! survives the process being killed at any point; a power loss may drop the
 //! last commits but never tears one (data and state always match).
 
+#[cfg(feature = "testing")]
+pub mod baseline;
 pub mod config;
 mod database;
 pub mod error;

@@ -33,7 +33,7 @@ use tracing::debug;
 
 use crate::config::{redact_url, url_passwords};
 
-mod dialect;
+pub(crate) mod dialect;
 mod exec;
 mod snapshot;
 
@@ -889,6 +889,9 @@ fn upsert_sql(b: Backend, schema: &TableSchema, rows: usize, system_columns: boo
 
 fn mark_deleted_sql(b: Backend, schema: &TableSchema, parents: usize) -> String {
     let parent_key = schema.parent_key.as_deref().unwrap_or_default();
+    if b == Backend::Postgres {
+        return mark_deleted_sql_postgres(schema, parent_key, parents);
+    }
     let tuple: Vec<SqValue> = parent_key
         .iter()
         .map(|k| {
@@ -905,6 +908,45 @@ fn mark_deleted_sql(b: Backend, schema: &TableSchema, parents: usize) -> String 
                 .in_tuples((0..parents).map(|_| ValueTuple::Many(tuple.clone()))),
         );
     b.db_backend().build(&q).sql
+}
+
+/// PostgreSQL's form: a join with the parents' keys as a `VALUES` list, so
+/// each parent is one index lookup whatever the planner knows of the table.
+/// The `IN ((..), ..)` form of the other backends is planned as "the
+/// tenant's rows, filtered": without statistics (a table filling up in a
+/// first backfill) PostgreSQL reads every line of the tenant for every
+/// batch, which made a 1,100-row commit take 200 ms at 100k lines.
+fn mark_deleted_sql_postgres(
+    schema: &TableSchema,
+    parent_key: &[String],
+    parents: usize,
+) -> String {
+    let table = &schema.name;
+    let ty = |k: &str| {
+        let ty = schema.column_index(k).map_or(ColumnType::Text, |i| schema.columns[i].ty);
+        Backend::Postgres.column_sql(ty, true)
+    };
+    let mut rows = Vec::with_capacity(parents);
+    let mut n = 1;
+    for _ in 0..parents {
+        let tuple: Vec<String> = parent_key
+            .iter()
+            .map(|k| {
+                n += 1;
+                format!("${n}::{}", ty(k))
+            })
+            .collect();
+        rows.push(format!("({})", tuple.join(", ")));
+    }
+    let names: Vec<String> = parent_key.iter().map(|k| format!(r#""{k}""#)).collect();
+    let join: Vec<String> =
+        parent_key.iter().map(|k| format!(r#""{table}"."{k}" = "p"."{k}""#)).collect();
+    format!(
+        r#"UPDATE "{table}" SET "{DELETED_AT}" = $1 FROM (VALUES {}) AS "p" ({}) WHERE "{table}"."{DELETED_AT}" IS NULL AND {}"#,
+        rows.join(", "),
+        names.join(", "),
+        join.join(" AND ")
+    )
 }
 
 fn no_statements(table: &str) -> SinkError {
@@ -1209,10 +1251,15 @@ mod tests {
 
     #[test]
     fn mark_deleted_text_sets_deleted_at_on_live_children_of_the_parents() {
+        let sql = mark_deleted_sql(Backend::Sqlite, &schema(), 2);
+        assert_eq!(
+            sql,
+            r#"UPDATE "order_lines" SET "_deleted_at" = ? WHERE "_deleted_at" IS NULL AND ("tenant", "order_id") IN ((?, ?), (?, ?))"#
+        );
         let sql = mark_deleted_sql(Backend::Postgres, &schema(), 2);
         assert_eq!(
             sql,
-            r#"UPDATE "order_lines" SET "_deleted_at" = $1 WHERE "_deleted_at" IS NULL AND ("tenant", "order_id") IN (($2, $3), ($4, $5))"#
+            r#"UPDATE "order_lines" SET "_deleted_at" = $1 FROM (VALUES ($2::TEXT, $3::TEXT), ($4::TEXT, $5::TEXT)) AS "p" ("tenant", "order_id") WHERE "order_lines"."_deleted_at" IS NULL AND "order_lines"."tenant" = "p"."tenant" AND "order_lines"."order_id" = "p"."order_id""#
         );
     }
 
