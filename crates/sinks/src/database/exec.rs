@@ -62,6 +62,34 @@ impl Tx {
         .map_err(db_err)
     }
 
+    /// Runs a statement without parameters or a prepared statement (DDL).
+    pub(crate) async fn execute_raw(&mut self, sql: &str) -> Result<u64, DbErr> {
+        let sql = AssertSqlSafe(sql);
+        match self {
+            Tx::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|r| r.rows_affected()),
+            Tx::Postgres(t) => {
+                sqlx::raw_sql(sql).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
+            Tx::Mysql(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|r| r.rows_affected()),
+        }
+        .map_err(db_err)
+    }
+
+    /// PostgreSQL's `COPY ... FROM STDIN` of `data` (text format); returns
+    /// the rows copied.
+    pub(crate) async fn copy_in(&mut self, statement: &str, data: Vec<u8>) -> Result<u64, DbErr> {
+        let Tx::Postgres(t) = self else {
+            return Err(DbErr::Custom("COPY is PostgreSQL's".into()));
+        };
+        let mut copy = t.copy_in_raw(statement).await.map_err(db_err)?;
+        if let Err(e) = copy.send(data).await {
+            // Abort leaves the connection usable; the transaction fails anyway.
+            let _ = copy.abort(e.to_string()).await;
+            return Err(db_err(e));
+        }
+        copy.finish().await.map_err(db_err)
+    }
+
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
         match self {
             Tx::Sqlite(t) => t.commit().await,

@@ -33,6 +33,7 @@ use tracing::debug;
 
 use crate::config::{redact_url, url_passwords};
 
+mod copy;
 pub(crate) mod dialect;
 mod exec;
 mod snapshot;
@@ -588,9 +589,12 @@ impl DatabaseSink {
                 }
             }
             let action = || format!("upserting into table {table}");
-            let count = self
-                .upsert_rows(txn, table, action, &schema, &sql.upsert, rows, Some(synced))
-                .await?;
+            let count = if b == Backend::Postgres {
+                copy_upsert(txn, &schema, rows, synced).await?
+            } else {
+                self.upsert_rows(txn, table, action, &schema, &sql.upsert, rows, Some(synced))
+                    .await?
+            };
             stats.rows.push((schema.name.clone(), count));
         }
 
@@ -947,6 +951,28 @@ fn mark_deleted_sql_postgres(
         names.join(", "),
         join.join(" AND ")
     )
+}
+
+/// PostgreSQL's bulk upsert of a live table's rows (see [`copy`]).
+async fn copy_upsert(
+    txn: &mut Tx,
+    schema: &TableSchema,
+    rows: Vec<Row>,
+    synced: &SqValue,
+) -> Result<u64, SinkError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let table = schema.name.as_str();
+    let data = copy::copy_text(schema, &rows)?;
+    let sql = copy::CopySql::new(schema);
+    let action = || format!("upserting into table {table}");
+    txn.execute_raw(&sql.create).await.map_err(|e| SinkError::statement(action(), e))?;
+    txn.copy_in(&sql.copy, data).await.map_err(|e| SinkError::statement(action(), e))?;
+    txn.execute(&sql.upsert, vec![synced.clone()])
+        .await
+        .map_err(|e| SinkError::statement(action(), e))?;
+    Ok(rows.len() as u64)
 }
 
 fn no_statements(table: &str) -> SinkError {
