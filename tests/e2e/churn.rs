@@ -120,7 +120,7 @@ async fn churn_then_incremental(source_extra: &str, deletes: bool, reading: Date
     h.assert_matches_truth().await;
     if deletes {
         let tables = h.tables();
-        let sink = h.db.sink().await;
+        let sink = h.db().sink().await;
         let orders = sink.read_table(&tables["orders"], TENANT).await.expect("reading orders");
         let marked = orders.iter().filter(|r| r.deleted_at.is_some()).count();
         assert!(marked > 0, "churn deleted no order the sync had written ({steps} steps)");

@@ -58,7 +58,7 @@ async fn deleted_orders_are_marked_deleted_with_their_lines() {
 
     // The deleted orders are kept, marked, with their lines.
     let tables = h.tables();
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let orders = sink.read_table(&tables["orders"], TENANT).await.expect("orders");
     assert_eq!(orders.len(), 600);
     let number_col = tables["orders"].column_index("order_number").expect("order_number");

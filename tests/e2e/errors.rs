@@ -24,7 +24,7 @@ async fn harness() -> Harness {
 }
 
 fn assert_nothing_written(h: &Harness) {
-    let path = h.db.sqlite_path().expect("a SQLite test database");
+    let path = h.db().sqlite_path().expect("a SQLite test database");
     assert!(!path.exists(), "{} was created", path.display());
 }
 

@@ -38,7 +38,7 @@ async fn incremental_run_reads_exactly_the_changed_and_new_orders() {
 
     // The rows the second run wrote are exactly the changed and new orders.
     let tables = h.tables();
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let rows = sink.read_table(&tables["orders"], TENANT).await.expect("reading orders");
     let rewritten: BTreeSet<String> = rows
         .iter()
@@ -53,7 +53,7 @@ async fn incremental_run_reads_exactly_the_changed_and_new_orders() {
 
 async fn last_synced_at(h: &Harness) -> chrono::DateTime<chrono::Utc> {
     let tables = h.tables();
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let rows = sink.read_table(&tables["orders"], TENANT).await.expect("reading orders");
     rows.iter().map(|r| r.synced_at).max().expect("the first run wrote orders")
 }

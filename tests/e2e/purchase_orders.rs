@@ -16,7 +16,7 @@ use centra_sim::ratelimit::Tier;
 
 async fn assert_purchase_orders_match_truth(h: &Harness) {
     let schema = &tables_of(&supply_mapping())["purchase_orders"];
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let stored = sink.read_table(schema, TENANT).await.expect("reading purchase_orders");
     let live = stored.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect();
     assert_rows_equal(schema, live, expected_purchase_orders(h.simulator(), schema));
@@ -115,7 +115,7 @@ async fn deliveries_and_their_lines_equal_the_truth_after_each_run() {
     );
     let tables = tables_of(&supply_mapping());
     let check = async || {
-        let sink = h.db.sink().await;
+        let sink = h.db().sink().await;
         let live = |stored: Vec<cartage_sinks::StoredRow>| -> Vec<cartage_core::Row> {
             stored.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect()
         };

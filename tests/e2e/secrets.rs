@@ -47,7 +47,7 @@ async fn token_never_reaches_logs_errors_state_or_output() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains(&wrong));
 
     // State and data: every file of the database.
-    let path = h.db.sqlite_path().expect("sqlite");
+    let path = h.db().sqlite_path().expect("sqlite");
     let dir = path.parent().expect("a directory");
     for entry in std::fs::read_dir(dir).expect("listing the database directory") {
         let entry = entry.expect("entry");

@@ -28,7 +28,7 @@ fn live(stored: Vec<cartage_sinks::StoredRow>) -> Vec<Row> {
 /// `indelivery_lines` equal the simulator's truth.
 async fn assert_supply_matches_truth(h: &Harness) {
     let tables = tables_of(&supply_mapping());
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let sim = h.simulator();
     let read = async |table: &str| {
         live(sink.read_table(&tables[table], TENANT).await.expect("reading a supply table"))
@@ -127,7 +127,7 @@ async fn every_table_equals_the_truth_after_churn_and_one_incremental_run() {
 
     // The removed deliveries are still there, marked deleted, lines too.
     let tables = tables_of(&supply_mapping());
-    let sink = h.db.sink().await;
+    let sink = h.db().sink().await;
     let stored = sink.read_table(&tables["indeliveries"], TENANT).await.expect("indeliveries");
     for id in removed {
         let row = stored
@@ -185,7 +185,7 @@ async fn a_snapshot_killed_half_way_leaves_the_previous_one_whole() {
     // walk and a page), then kill the process.
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut sink = h.db.sink().await;
+        let mut sink = h.db().sink().await;
         let state = sink.read_state(TENANT, "inventory").await.expect("reading the state");
         let staged = state.as_ref().is_some_and(|s| s.0["walk"]["next_page"].is_u64());
         if staged {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cartage_core::{Row, TableSchema, Value};
-use cartage_sinks::testing::TestDatabase;
+use cartage_sinks::testing::{TestDatabase, TestSink};
 use centra_sim::model::{Order, OrderParty};
 use centra_sim::{RunningSim, SimConfig, Simulator};
 use rust_decimal::Decimal;
@@ -36,11 +36,11 @@ pub fn default_mapping() -> PathBuf {
     repo_root().join("mappings/centra/default.yaml")
 }
 
-/// A simulator, a database and a working directory for one test.
+/// A simulator, a sink and a working directory for one test.
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub sim: RunningSim,
-    pub db: TestDatabase,
+    pub sink: TestSink,
     pub config: PathBuf,
     binary: PathBuf,
 }
@@ -49,14 +49,20 @@ impl Harness {
     /// Starts a simulator with `sim` and writes a configuration that syncs
     /// it into `db` with the default mapping; `source_extra` adds lines to
     /// the source section (e.g. `page_size: 50`).
-    pub async fn start(binary: &str, sim: SimConfig, db: TestDatabase, source_extra: &str) -> Self {
+    pub async fn start(
+        binary: &str,
+        sim: SimConfig,
+        sink: impl Into<TestSink>,
+        source_extra: &str,
+    ) -> Self {
         let running = Simulator::new(sim)
             .serve(([127, 0, 0, 1], 0).into())
             .await
             .expect("starting the simulator");
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = dir.path().join("cartage.yaml");
-        let harness = Harness { dir, sim: running, db, config, binary: PathBuf::from(binary) };
+        let sink = sink.into();
+        let harness = Harness { dir, sim: running, sink, config, binary: PathBuf::from(binary) };
         harness.write_config(&harness.sim.graphql_url.clone(), source_extra);
         harness
     }
@@ -102,7 +108,8 @@ impl Harness {
             source.push_str(line.trim());
             source.push('\n');
         }
-        let sink = format!("type: {}\n      url: {}", self.db.backend().name(), self.db.url());
+        let sink: Vec<String> = self.sink.yaml().lines().map(str::to_owned).collect();
+        let sink = sink.join("\n      ");
         let mapping = match mappings {
             [one] => one.display().to_string(),
             many => {
@@ -118,6 +125,11 @@ impl Harness {
             "connections:\n  - tenant: {TENANT}\n    source:\n{source}    mapping: {mapping}\n    sink:\n      {sink}\n{streams}"
         );
         std::fs::write(&self.config, text).expect("writing cartage.yaml");
+    }
+
+    /// The database a database test runs on (panics for a file sink).
+    pub fn db(&self) -> &TestDatabase {
+        self.sink.database().expect("this test runs on a database sink")
     }
 
     pub fn simulator(&self) -> &Simulator {
@@ -163,8 +175,7 @@ impl Harness {
     /// Live rows of `table` as a mapping file declares it (extra columns).
     pub async fn live_rows_of(&self, mapping: &Path, table: &str) -> Vec<Row> {
         let tables = tables_of(mapping);
-        let sink = self.db.sink().await;
-        let rows = sink.read_table(&tables[table], TENANT).await.expect("reading back a table");
+        let rows = self.sink.read_table(&tables[table], TENANT).await;
         rows.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect()
     }
 
@@ -177,8 +188,7 @@ impl Harness {
     pub async fn try_live_rows(&self, table: &str) -> Result<Vec<Row>, cartage_core::Error> {
         let tables = self.tables();
         let schema = &tables[table];
-        let sink = self.db.sink().await;
-        let rows = sink.read_table(schema, TENANT).await?;
+        let rows = self.sink.try_read_table(schema, TENANT).await?;
         Ok(rows.into_iter().filter(|r| r.deleted_at.is_none()).map(|r| r.row).collect())
     }
 

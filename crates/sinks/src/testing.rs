@@ -464,6 +464,16 @@ impl TestSink {
             .unwrap_or_else(|e| panic!("opening the test sink {:?}: {e}", self.config()))
     }
 
+    /// The `sink:` block of a configuration file for this sink (its lines
+    /// after `sink:`, unindented).
+    pub fn yaml(&self) -> String {
+        match &self.inner {
+            TestSinkInner::Database(db) => {
+                format!("type: {}\nurl: {}\n", db.backend().name(), db.url())
+            }
+        }
+    }
+
     /// Every row of `tenant` in a table as the sink's readers see it (see
     /// [`DatabaseSink::read_table`]), read through a new connection.
     pub async fn read_table(
@@ -471,13 +481,21 @@ impl TestSink {
         schema: &cartage_core::TableSchema,
         tenant: &str,
     ) -> Vec<crate::StoredRow> {
+        self.try_read_table(schema, tenant)
+            .await
+            .unwrap_or_else(|e| panic!("reading table {}: {e}", schema.name))
+    }
+
+    /// [`TestSink::read_table`], or the error (e.g. no such table yet).
+    pub async fn try_read_table(
+        &self,
+        schema: &cartage_core::TableSchema,
+        tenant: &str,
+    ) -> Result<Vec<crate::StoredRow>, cartage_core::Error> {
         match &self.inner {
             TestSinkInner::Database(db) => {
                 let sink = db.sink().await;
-                let rows = sink
-                    .read_table(schema, tenant)
-                    .await
-                    .unwrap_or_else(|e| panic!("reading table {}: {e}", schema.name));
+                let rows = sink.read_table(schema, tenant).await;
                 let _ = sink.close().await;
                 rows
             }
