@@ -44,6 +44,7 @@ pub mod error;
 mod json;
 mod load;
 mod mapper;
+pub mod names;
 mod plan;
 mod schema;
 mod select;
