@@ -49,6 +49,7 @@ mod plan;
 mod schema;
 mod select;
 pub mod tables;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
