@@ -87,7 +87,7 @@ fn channel_row(id: &str, channel: Value) -> Row {
 async fn a_changed_column_type_is_refused_before_anything_changes(db: TestDatabase) {
     let mut sink = db.sink().await;
     let text = orders_with_channel(ColumnType::Text);
-    sink.prepare(&[text.clone()], false).await.expect("prepare");
+    sink.prepare(std::slice::from_ref(&text), false).await.expect("prepare");
     let row = channel_row("1", Value::Text("web".into()));
     sink.commit(batch(vec![(text.clone(), vec![row.clone()])], 1, ts(1_700_000_000, 0)))
         .await
