@@ -84,3 +84,48 @@ async fn a_column_added_to_the_mapping_is_filled_into_every_stored_row() {
     let after: Vec<Row> = stored.into_iter().map(|r| r.row).collect();
     assert_eq!(after, rows, "nothing written");
 }
+
+/// Two tenants' mappings that give one extra column of a table they share
+/// different types: refused before the run, naming both, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_sharing_a_table_with_different_column_types_are_refused() {
+    let sim = SimConfig { orders: 10, ..SimConfig::default() };
+    let h = Harness::start(crate::BIN, sim, TestDatabase::sqlite(), "").await;
+    let text = write_mapping(
+        &h,
+        "    extra_columns:\n      channel: { path: market.name, type: string }\n",
+    );
+    let acme = h.dir.path().join("acme.yaml");
+    std::fs::rename(&text, &acme).expect("renaming");
+    let globex = write_mapping(
+        &h,
+        "    extra_columns:\n      channel: { path: market.id, type: integer }\n",
+    );
+    let connection = |tenant: &str, mapping: &std::path::Path| {
+        format!(
+            "  - tenant: {tenant}\n    source:\n      type: centra\n      endpoint: {}\n      token: ${{env:{}}}\n    mapping: {}\n    sink:\n      type: sqlite\n      url: {}\n",
+            h.sim.graphql_url,
+            cartage_tests::TOKEN_ENV,
+            mapping.display(),
+            h.db.url()
+        )
+    };
+    let config =
+        format!("connections:\n{}{}", connection("acme", &acme), connection("globex", &globex));
+    std::fs::write(&h.config, config).expect("writing cartage.yaml");
+
+    let output = h.sync().await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "error: tenants acme and globex share table orders but not the type of its column channel: {} makes it text, {} makes it integer; give the column one type in both mappings, or different names",
+            acme.display(),
+            globex.display()
+        )]
+    );
+    let path = h.db.sqlite_path().expect("a SQLite test database");
+    assert!(!path.exists(), "{} was created", path.display());
+}
