@@ -187,7 +187,7 @@ async fn a_snapshot_killed_half_way_leaves_the_previous_one_whole() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut sink = h.db().sink().await;
         let state = sink.read_state(TENANT, "inventory").await.expect("reading the state");
-        let staged = state.as_ref().is_some_and(|s| s.0["walk"]["next_page"].is_u64());
+        let staged = state.as_ref().is_some_and(|s| s.0["source"]["walk"]["next_page"].is_u64());
         if staged {
             break;
         }

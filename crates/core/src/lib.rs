@@ -11,6 +11,7 @@ pub mod sink;
 pub mod source;
 pub mod stream;
 pub mod value;
+pub mod versioned;
 
 pub use error::{Error, ErrorKind};
 pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};

@@ -21,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::value::SharedSchema;
+use crate::versioned::{self, Resume};
 use crate::{
     CommitBatch, Error, ErrorKind, ReadRequest, ReadSummary, Record, Row, Sink, Source,
-    SourceBatch, TableDeletes, TableRows, Value,
+    SourceBatch, StreamState, TableDeletes, TableRows, Value,
 };
 
 /// Rows produced from records, one `Vec` per table of [`RecordMapper::tables`],
@@ -71,6 +72,17 @@ pub trait RecordMapper: Send + Sync {
     /// The selection the source must read for the mapper's fields (for
     /// Centra, a GraphQL selection set), or `None` for the source's default.
     fn selection(&self) -> Option<String> {
+        None
+    }
+
+    /// A fingerprint of what the mapper reads (its selection) and the
+    /// columns it writes (names, types, keys): equal across runs, machines
+    /// and builds for the same mapping, different when a column is added,
+    /// retyped or removed, or the selection changes. The pipeline commits it
+    /// beside the source's state and, when it differs from the one stored,
+    /// reads the stream again from the start (see [`crate::versioned`]).
+    /// `None` (the default): no version is kept and nothing is re-read.
+    fn version(&self) -> Option<String> {
         None
     }
 
@@ -160,11 +172,13 @@ impl Pipeline {
         // A stream the source does not list sends no snapshots.
         let staged = self.source.streams().iter().any(|d| d.name == self.stream && d.snapshots);
         self.sink.prepare(&tables, staged).await.map_err(|e| e.context(&where_))?;
-        let state = self
+        let stored = self
             .sink
             .read_state(&self.tenant, &self.stream)
             .await
             .map_err(|e| e.context(&where_))?;
+        let version = self.mapper.version();
+        let state = self.resume(stored, version.as_deref());
         info!(tenant = %self.tenant, stream = %self.stream, resume = state.is_some(), "starting stream");
 
         let capacity = self.channel_capacity.max(1);
@@ -188,6 +202,7 @@ impl Pipeline {
             tables,
             self.tenant.clone(),
             self.stream.clone(),
+            version,
             staged,
             source_rx,
             commit_tx,
@@ -253,6 +268,36 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// The state the source resumes from: the stored one, unless another
+    /// mapping version wrote it (then `None`: read everything again, and the
+    /// sink's upserts fill what the current mapping adds into the stored
+    /// rows).
+    fn resume(&self, stored: Option<StreamState>, version: Option<&str>) -> Option<StreamState> {
+        let Some(current) = version else {
+            return stored.map(|s| versioned::unwrap(s).1);
+        };
+        let resume = Resume::new(stored, current);
+        match &resume {
+            Resume::Changed { stored } => info!(
+                tenant = %self.tenant,
+                stream = %self.stream,
+                stored_mapping = %stored,
+                mapping = %current,
+                "the mapping changed since the stored rows were written (it reads other fields or writes other columns): reading the stream again from the start, upserting over the stored rows"
+            ),
+            Resume::Unversioned(_) => info!(
+                tenant = %self.tenant,
+                stream = %self.stream,
+                mapping = %current,
+                "the stored state records no mapping version (written by an older cartage): taking it as written by the current mapping, no re-read"
+            ),
+            Resume::First | Resume::Same(_) => {}
+        }
+        resume.source_state()
+    }
+}
+
 async fn join<T>(task: tokio::task::JoinHandle<Result<T, Error>>) -> Result<T, Error> {
     match task.await {
         Ok(result) => result,
@@ -266,6 +311,7 @@ async fn map_loop(
     tables: Vec<SharedSchema>,
     tenant: String,
     stream: String,
+    version: Option<String>,
     staged: bool,
     mut source_rx: mpsc::Receiver<SourceBatch>,
     commit_tx: mpsc::Sender<(CommitBatch, u64)>,
@@ -315,7 +361,10 @@ async fn map_loop(
                 .zip(out.tables)
                 .map(|(schema, rows)| TableRows { schema: Arc::clone(schema), rows })
                 .collect(),
-            state: batch.state,
+            state: match &version {
+                Some(v) => versioned::wrap(v, batch.state),
+                None => batch.state,
+            },
             synced_at: Utc::now(),
             snapshot: batch.snapshot,
         };
@@ -379,8 +428,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        CommitStats, Committed, SnapshotPart, StreamDef, StreamState, SyncMode, TableSchema,
-        WriteMode,
+        CommitStats, Committed, SnapshotPart, StreamDef, SyncMode, TableSchema, WriteMode,
     };
 
     /// Sends one batch, then waits for it to be committed, as a source that
@@ -630,5 +678,148 @@ mod tests {
         let committed = committed.lock().expect("lock");
         assert_eq!(committed.len(), 1, "the ordinary batch before it committed");
         assert_eq!(committed[0].snapshot, None);
+    }
+
+    /// Remembers the state it was asked to resume from, then sends one
+    /// batch whose state is cursor 2.
+    struct ResumingSource(Arc<Mutex<Option<Option<StreamState>>>>);
+
+    #[async_trait]
+    impl Source for ResumingSource {
+        fn streams(&self) -> Vec<StreamDef> {
+            vec![StreamDef {
+                name: "s".into(),
+                primary_key: vec!["id".into()],
+                cursor_field: Some("updated_at".into()),
+                sync_mode: SyncMode::Incremental,
+                write_mode: WriteMode::Upsert,
+                deleted_by: Vec::new(),
+                snapshots: false,
+            }]
+        }
+
+        async fn read(
+            &self,
+            request: ReadRequest,
+            out: mpsc::Sender<SourceBatch>,
+        ) -> Result<ReadSummary, Error> {
+            *self.0.lock().expect("lock") = Some(request.state);
+            let batch =
+                SourceBatch::new(vec![record()], StreamState(serde_json::json!({"cursor": 2})));
+            let _ = out.send(batch).await;
+            Ok(ReadSummary::default())
+        }
+    }
+
+    /// [`FirstTableMapper`] with a mapping version.
+    struct VersionedMapper(Vec<SharedSchema>, Option<&'static str>);
+
+    impl RecordMapper for VersionedMapper {
+        fn tables(&self) -> &[SharedSchema] {
+            &self.0
+        }
+
+        fn version(&self) -> Option<String> {
+            self.1.map(str::to_owned)
+        }
+
+        fn map_record(&self, _: &Record, out: &mut MappedRows) -> Result<(), Error> {
+            out.tables[0].push(Row(vec![Value::Int(1)]));
+            Ok(())
+        }
+    }
+
+    /// A sink holding `stored` as the committed state; records the states
+    /// committed after it.
+    #[derive(Clone)]
+    struct StoredSink {
+        stored: Option<StreamState>,
+        committed: Arc<Mutex<Vec<StreamState>>>,
+    }
+
+    #[async_trait]
+    impl Sink for StoredSink {
+        async fn prepare(&mut self, _: &[SharedSchema], _: bool) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn read_state(&mut self, _: &str, _: &str) -> Result<Option<StreamState>, Error> {
+            Ok(self.stored.clone())
+        }
+
+        async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, Error> {
+            self.committed.lock().expect("lock").push(batch.state);
+            Ok(CommitStats::default())
+        }
+    }
+
+    /// Runs one stream with `stored` committed and a mapper of `version`:
+    /// the state the source was handed, and the states committed.
+    async fn resume_with(
+        stored: Option<serde_json::Value>,
+        version: Option<&'static str>,
+    ) -> (Option<StreamState>, Vec<StreamState>) {
+        let asked = Arc::new(Mutex::new(None));
+        let sink = StoredSink { stored: stored.map(StreamState), committed: Arc::default() };
+        let committed = Arc::clone(&sink.committed);
+        let pipeline = Pipeline::new(
+            "acme",
+            "s",
+            Arc::new(ResumingSource(Arc::clone(&asked))),
+            Arc::new(VersionedMapper(vec![schema("parents")], version)),
+            Box::new(sink),
+            CancellationToken::new(),
+        );
+        pipeline.run().await.expect("run");
+        let asked = asked.lock().expect("lock").clone().expect("the source was asked to read");
+        let committed = committed.lock().expect("lock").clone();
+        (asked, committed)
+    }
+
+    #[tokio::test]
+    async fn a_changed_mapping_version_hands_the_source_no_state_and_commits_the_new_version() {
+        let stored = serde_json::json!({"mapping_version": "m1-old", "source": {"cursor": 1}});
+        let (asked, committed) = resume_with(Some(stored), Some("m1-new")).await;
+        assert_eq!(asked, None, "read again from the start");
+        assert_eq!(
+            committed,
+            vec![StreamState(
+                serde_json::json!({"mapping_version": "m1-new", "source": {"cursor": 2}})
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_mapping_version_resumes_from_the_sources_own_state() {
+        let stored = serde_json::json!({"mapping_version": "m1-a", "source": {"cursor": 1}});
+        let (asked, committed) = resume_with(Some(stored), Some("m1-a")).await;
+        assert_eq!(asked, Some(StreamState(serde_json::json!({"cursor": 1}))));
+        assert_eq!(
+            committed,
+            vec![StreamState(
+                serde_json::json!({"mapping_version": "m1-a", "source": {"cursor": 2}})
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_from_before_mapping_versions_resumes_without_a_re_read() {
+        let (asked, committed) =
+            resume_with(Some(serde_json::json!({"cursor": 1})), Some("m1-a")).await;
+        assert_eq!(asked, Some(StreamState(serde_json::json!({"cursor": 1}))));
+        assert_eq!(
+            committed,
+            vec![StreamState(
+                serde_json::json!({"mapping_version": "m1-a", "source": {"cursor": 2}})
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_mapper_without_a_version_keeps_the_state_as_the_source_wrote_it() {
+        let stored = serde_json::json!({"mapping_version": "m1-a", "source": {"cursor": 1}});
+        let (asked, committed) = resume_with(Some(stored), None).await;
+        assert_eq!(asked, Some(StreamState(serde_json::json!({"cursor": 1}))));
+        assert_eq!(committed, vec![StreamState(serde_json::json!({"cursor": 2}))]);
     }
 }

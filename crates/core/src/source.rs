@@ -122,7 +122,12 @@ pub struct ReadRequest {
     /// The GraphQL selection (or column list) the mapping needs for one
     /// record; `None` lets the source use its default.
     pub selection: Option<String>,
-    /// The committed checkpoint to resume from; `None` on a first run.
+    /// The committed checkpoint to resume from; `None` on a first run, and
+    /// when the mapping changed since the stored rows were written (the
+    /// pipeline re-reads the stream so the rows get the new columns). Either
+    /// way the source reads as on a first run; anything it kept in its state
+    /// to do upstream (events to confirm) must be safe to lose, e.g. because
+    /// the upstream keeps it queued until confirmed.
     pub state: Option<StreamState>,
     /// Set when the run must stop: the source stops issuing requests, sends
     /// nothing more and returns `Err(Error::cancelled())` or `Ok` promptly.

@@ -533,8 +533,8 @@ impl Compiler<'_> {
                     );
                     continue;
                 }
-                if !is_identifier(c) {
-                    self.err(col.span(), format!("{field}: a column name must be lowercase letters, digits and _, starting with a letter"));
+                if let Some(problem) = crate::names::name_problem(c) {
+                    self.err(col.span(), format!("{field}: {problem}"));
                     continue;
                 }
                 let declared = match expr {
@@ -1998,12 +1998,6 @@ fn seq_items(node: &Node) -> Vec<&Node> {
         Node::Sequence(s) => s.iter().collect(),
         _ => Vec::new(),
     }
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A YAML scalar as a literal: quoted text stays text; plain `true`/`false`,

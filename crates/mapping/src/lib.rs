@@ -44,10 +44,12 @@ pub mod error;
 mod json;
 mod load;
 mod mapper;
+pub mod names;
 mod plan;
 mod schema;
 mod select;
 pub mod tables;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

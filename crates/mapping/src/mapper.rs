@@ -60,6 +60,8 @@ pub struct StreamMapper {
     /// Per root table: the columns a deleted record can name it by, as
     /// (source field, column index): columns read straight from one field.
     delete_keys: Vec<(usize, Vec<(String, usize)>)>,
+    /// See [`crate::version::mapping_version`].
+    version: String,
 }
 
 impl StreamMapper {
@@ -86,7 +88,9 @@ impl StreamMapper {
             .filter(|(_, p)| p.each.is_none())
             .map(|(t, p)| (t, delete_keys(p)))
             .collect();
+        let version = crate::version::mapping_version(&selection, &tables);
         StreamMapper {
+            version,
             stream,
             tenant,
             plans,
@@ -347,6 +351,10 @@ impl RecordMapper for StreamMapper {
 
     fn selection(&self) -> Option<String> {
         Some(self.selection.clone())
+    }
+
+    fn version(&self) -> Option<String> {
+        Some(self.version.clone())
     }
 
     fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {

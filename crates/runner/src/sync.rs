@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cartage_core::{ErrorKind, Pipeline, RecordMapper, Source, StreamCheck};
+use cartage_core::{ErrorKind, Pipeline, RecordMapper, Source, StreamCheck, TableSchema};
+use cartage_sinks::SinkConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -41,8 +42,9 @@ pub async fn run(config_path: &Path, options: Options, cancel: CancellationToken
 struct Prepared {
     connection: Connection,
     source: Arc<dyn Source>,
-    /// The streams to run, each with its compiled mapping.
-    streams: Vec<(String, Arc<dyn RecordMapper>)>,
+    /// The streams to run, each with its compiled mapping and the file
+    /// that maps it.
+    streams: Vec<(String, Arc<dyn RecordMapper>, PathBuf)>,
 }
 
 pub async fn run_connections(
@@ -77,11 +79,15 @@ pub async fn run_connections(
             }
         }
     }
+    if let Some(message) = column_type_clash(&uses(&prepared)) {
+        report_error(&message);
+        return Outcome::BadConfig;
+    }
     for p in &prepared {
         let checks: Vec<StreamCheck> = p
             .streams
             .iter()
-            .map(|(stream, mapper)| StreamCheck {
+            .map(|(stream, mapper, _)| StreamCheck {
                 stream: stream.clone(),
                 selection: mapper.selection(),
             })
@@ -93,10 +99,20 @@ pub async fn run_connections(
         }
     }
 
+    // Every stream's tables are prepared before any stream writes: a column
+    // whose stored type the mapping changed is refused with nothing written.
+    for p in &prepared {
+        if let Err(e) = prepare_tables(p).await {
+            let e = e.context(format!("tenant {}", p.connection.tenant));
+            report_error(&e.to_string());
+            return outcome_of(e.kind());
+        }
+    }
+
     let mut summary = RunSummary::default();
     let mut outcome = Outcome::Done;
     'connections: for p in prepared {
-        for (stream, mapper) in &p.streams {
+        for (stream, mapper, _) in &p.streams {
             let sink = match p.connection.sink.build().await {
                 Ok(sink) => sink,
                 Err(e) => {
@@ -204,9 +220,81 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
                 ));
             }
         }
-        mapped.push((stream, mapper));
+        mapped.push((stream, mapper, file.to_path_buf()));
     }
     Ok(Prepared { connection, source, streams: mapped })
+}
+
+/// Creates or extends the tables of every stream of `p` (the pipeline's own
+/// `prepare` then finds nothing to do).
+async fn prepare_tables(p: &Prepared) -> Result<(), cartage_core::Error> {
+    let mut sink = p.connection.sink.build().await?;
+    let defs = p.source.streams();
+    for (stream, mapper, _) in &p.streams {
+        let staged = defs.iter().any(|d| &d.name == stream && d.snapshots);
+        sink.prepare(mapper.tables(), staged)
+            .await
+            .map_err(|e| e.context(format!("stream {stream}")))?;
+    }
+    Ok(())
+}
+
+/// One table as one connection's mapping fills it.
+struct TableUse<'a, K> {
+    /// What tells sinks apart: uses with equal keys write into one database.
+    sink: &'a K,
+    tenant: &'a str,
+    file: &'a Path,
+    table: &'a TableSchema,
+}
+
+fn uses(prepared: &[Prepared]) -> Vec<TableUse<'_, SinkConfig>> {
+    let mut out = Vec::new();
+    for p in prepared {
+        for (_, mapper, file) in &p.streams {
+            for table in mapper.tables() {
+                out.push(TableUse {
+                    sink: &p.connection.sink,
+                    tenant: &p.connection.tenant,
+                    file,
+                    table,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Two tenants whose mappings give one column of a table they share (same
+/// sink, same table name) different types: their rows cannot live in one
+/// column.
+fn column_type_clash<K: PartialEq>(uses: &[TableUse<'_, K>]) -> Option<String> {
+    for (i, a) in uses.iter().enumerate() {
+        for b in &uses[i + 1..] {
+            if a.sink != b.sink || a.table.name != b.table.name {
+                continue;
+            }
+            for ca in &a.table.columns {
+                let Some(cb) = b.table.columns.iter().find(|c| c.name == ca.name) else {
+                    continue;
+                };
+                if ca.ty != cb.ty {
+                    return Some(format!(
+                        "tenants {} and {} share table {} but not the type of its column {}: {} makes it {}, {} makes it {}; give the column one type in both mappings, or different names",
+                        a.tenant,
+                        b.tenant,
+                        a.table.name,
+                        ca.name,
+                        a.file.display(),
+                        ca.ty.name(),
+                        b.file.display(),
+                        cb.ty.name()
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn outcome_of(kind: ErrorKind) -> Outcome {
@@ -224,5 +312,60 @@ pub fn report_error(message: &str) {
         error!("{message}");
     } else {
         eprintln!("error: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cartage_core::{Column, ColumnType};
+
+    use super::*;
+
+    fn orders(extra: ColumnType) -> TableSchema {
+        TableSchema {
+            name: "orders".into(),
+            columns: vec![
+                Column::new("tenant", ColumnType::Text, false),
+                Column::new("order_id", ColumnType::Text, false),
+                Column::new("channel", extra, true),
+            ],
+            primary_key: vec!["tenant".into(), "order_id".into()],
+            parent_key: None,
+        }
+    }
+
+    fn table_use<'a>(
+        sink: &'a &'static str,
+        tenant: &'a str,
+        file: &'a str,
+        table: &'a TableSchema,
+    ) -> TableUse<'a, &'static str> {
+        TableUse { sink, tenant, file: Path::new(file), table }
+    }
+
+    #[test]
+    fn tenants_sharing_a_table_may_not_type_one_extra_column_differently() {
+        let (text, decimal) = (orders(ColumnType::Text), orders(ColumnType::Decimal));
+        let (db, other_db) = ("sqlite://one.db", "sqlite://two.db");
+        let clash = column_type_clash(&[
+            table_use(&db, "acme", "mappings/acme.yaml", &text),
+            table_use(&db, "globex", "mappings/globex.yaml", &decimal),
+        ]);
+        assert_eq!(
+            clash.as_deref(),
+            Some(
+                "tenants acme and globex share table orders but not the type of its column channel: mappings/acme.yaml makes it text, mappings/globex.yaml makes it decimal; give the column one type in both mappings, or different names"
+            )
+        );
+        let same = column_type_clash(&[
+            table_use(&db, "acme", "mappings/acme.yaml", &text),
+            table_use(&db, "globex", "mappings/globex.yaml", &text),
+        ]);
+        assert_eq!(same, None);
+        let apart = column_type_clash(&[
+            table_use(&db, "acme", "mappings/acme.yaml", &text),
+            table_use(&other_db, "globex", "mappings/globex.yaml", &decimal),
+        ]);
+        assert_eq!(apart, None, "different databases share no table");
     }
 }

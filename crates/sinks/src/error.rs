@@ -47,6 +47,12 @@ pub enum SinkError {
     #[error("table {table}: {reason}")]
     Schema { table: String, reason: String },
 
+    /// A column exists with another type than the mapping now gives it.
+    #[error(
+        "table {table} column {column} is stored as {stored} but the mapping now makes it {wanted}: migrate it (ALTER TABLE {table} DROP COLUMN {column}; the next run adds it as {wanted} and reads the stream again to fill it), or rename the column in the mapping"
+    )]
+    TypeChanged { table: String, column: String, stored: String, wanted: &'static str },
+
     /// A stored value cannot be decoded back into its column type.
     #[error("table {table}, column {column}: cannot decode stored value: {reason}")]
     Decode { table: String, column: String, reason: String },
@@ -91,7 +97,7 @@ impl SinkError {
             SinkError::Statement { source, .. } if is_transient(source) => ErrorKind::Transient,
             SinkError::Statement { .. } => ErrorKind::Sink,
             SinkError::ValueType { .. } | SinkError::RowWidth { .. } => ErrorKind::Data,
-            SinkError::Schema { .. } => ErrorKind::Config,
+            SinkError::Schema { .. } | SinkError::TypeChanged { .. } => ErrorKind::Config,
             SinkError::Decode { .. } | SinkError::State { .. } => ErrorKind::Sink,
             SinkError::Snapshot { .. } => ErrorKind::Internal,
         }

@@ -337,6 +337,34 @@ broken!(
 );
 
 broken!(
+    extra_column_name_postgres_would_truncate,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    extra_columns:\n      aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: { path: number, type: integer }\n",
+    &[],
+    "mapping.yaml:7:7: extra column aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa of table orders: a name may be at most 63 bytes (this one is 64): PostgreSQL would truncate it and MySQL refuse it"
+);
+
+broken!(
+    extra_column_named_like_a_system_column,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    extra_columns:\n      _synced_at: { path: updatedAt, type: timestamp }\n",
+    &[],
+    "mapping.yaml:7:7: extra column _synced_at of table orders: _synced_at is a system column every table has"
+);
+
+broken!(
+    extra_column_differing_only_by_case,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    extra_columns:\n      Channel: { path: number, type: integer }\n",
+    &[],
+    "mapping.yaml:7:7: extra column Channel of table orders: a name must be lowercase (MySQL and SQLite do not tell Channel from channel); write channel"
+);
+
+broken!(
+    extra_column_with_a_quote_in_its_name,
+    "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    extra_columns:\n      'po\"x': { path: number, type: integer }\n",
+    &[],
+    "mapping.yaml:7:7: extra column po\"x of table orders: a column name must be lowercase letters, digits and _, starting with a letter"
+);
+
+broken!(
     custom_on_a_table_without_custom,
     "tables:\n  inventory_levels:\n    stream: inventory\n    columns:\n      warehouse_id: warehouse.id\n      size_id: productSize.id\n    custom:\n      x: productSize.SKU\n",
     &[],

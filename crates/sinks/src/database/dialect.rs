@@ -61,15 +61,55 @@ impl Backend {
             (_, T::Bool) => "BOOLEAN",
             (Postgres, T::Decimal) => "NUMERIC",
             (Mysql, T::Decimal) => "DECIMAL(38,12)",
-            (Sqlite, T::Decimal) => "TEXT",
             (Postgres, T::Timestamp) => "TIMESTAMPTZ",
             (Mysql, T::Timestamp) => "DATETIME(6)",
-            (Sqlite, T::Timestamp) => "TEXT",
             (Postgres | Mysql, T::Date) => "DATE",
-            (Sqlite, T::Date) => "TEXT",
             (Postgres, T::Json) => "JSONB",
             (Mysql, T::Json) => "JSON",
-            (Sqlite, T::Json) => "TEXT",
+            // Text storage (the name contains TEXT, so SQLite gives the
+            // column TEXT affinity), but a declared type of its own: the
+            // catalog then tells a decimal column from a text one.
+            (Sqlite, T::Decimal) => "DECIMAL_TEXT",
+            (Sqlite, T::Timestamp) => "TIMESTAMP_TEXT",
+            (Sqlite, T::Date) => "DATE_TEXT",
+            (Sqlite, T::Json) => "JSON_TEXT",
+        }
+    }
+
+    /// The names the catalog (`pragma table_info`,
+    /// `information_schema.columns.data_type`), lowercased, gives a column
+    /// that [`Backend::column_sql`] created for `ty`. `legacy_text`: the
+    /// table predates distinct SQLite declared types, when every text-stored
+    /// type was declared `TEXT`.
+    pub(crate) fn catalog_types(
+        self,
+        ty: ColumnType,
+        legacy_text: bool,
+    ) -> &'static [&'static str] {
+        use Backend::*;
+        use ColumnType as T;
+        match (self, ty) {
+            (Mysql, T::Text) => &["text", "varchar"],
+            (_, T::Text) => &["text"],
+            (_, T::Int) => &["bigint"],
+            (Mysql, T::Bool) => &["tinyint"],
+            (_, T::Bool) => &["boolean"],
+            (Postgres, T::Decimal) => &["numeric"],
+            (Mysql, T::Decimal) => &["decimal"],
+            (Postgres, T::Timestamp) => &["timestamp with time zone"],
+            (Mysql, T::Timestamp) => &["datetime"],
+            (Postgres | Mysql, T::Date) => &["date"],
+            (Postgres, T::Json) => &["jsonb"],
+            // MariaDB's JSON is LONGTEXT with a check.
+            (Mysql, T::Json) => &["json", "longtext"],
+            (Sqlite, T::Decimal) if legacy_text => &["decimal_text", "text"],
+            (Sqlite, T::Decimal) => &["decimal_text"],
+            (Sqlite, T::Timestamp) if legacy_text => &["timestamp_text", "text"],
+            (Sqlite, T::Timestamp) => &["timestamp_text"],
+            (Sqlite, T::Date) if legacy_text => &["date_text", "text"],
+            (Sqlite, T::Date) => &["date_text"],
+            (Sqlite, T::Json) if legacy_text => &["json_text", "text"],
+            (Sqlite, T::Json) => &["json_text"],
         }
     }
 

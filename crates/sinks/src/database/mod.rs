@@ -270,8 +270,13 @@ impl DatabaseSink {
         tables: &[SharedSchema],
         staged: bool,
     ) -> Result<(), SinkError> {
+        // Every table is checked before any is changed: a refused run
+        // leaves the database as it found it.
         for schema in tables {
             validate_schema(schema)?;
+            self.check_types(schema).await?;
+        }
+        for schema in tables {
             self.create_table(schema, true).await?;
             if staged {
                 let stage = snapshot::stage_schema(self.backend, schema)?;
@@ -340,7 +345,7 @@ impl DatabaseSink {
             wanted.push((DELETED_AT, ColumnType::Timestamp));
         }
         for (name, ty) in wanted {
-            if existing.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+            if existing.iter().any(|(e, _)| e.eq_ignore_ascii_case(name)) {
                 continue;
             }
             // Nullable: the rows already stored have no value for it.
@@ -357,15 +362,48 @@ impl DatabaseSink {
         Ok(())
     }
 
-    async fn existing_columns(&self, table: &str) -> Result<Vec<String>, SinkError> {
+    /// Refuses a table whose stored columns have another type than the one
+    /// `schema` gives them (a mapping changed an extra column's type, or
+    /// two tenants' mappings disagree on it): writing would mix types
+    /// (SQLite) or fail every batch (PostgreSQL, MySQL). A missing table or
+    /// column is not refused: `create_table` adds it.
+    async fn check_types(&self, schema: &TableSchema) -> Result<(), SinkError> {
+        let table = schema.name.as_str();
+        let existing = self.existing_columns(table).await?;
+        // SQLite tables created before text-stored types had declared types
+        // of their own say `TEXT` for all of them, `_synced_at` included.
+        let legacy_text = self.backend == Backend::Sqlite
+            && existing.iter().any(|(n, t)| n == SYNCED_AT && t == "text");
+        for c in &schema.columns {
+            let Some((_, stored)) = existing.iter().find(|(n, _)| n.eq_ignore_ascii_case(&c.name))
+            else {
+                continue;
+            };
+            if self.backend.catalog_types(c.ty, legacy_text).contains(&stored.as_str()) {
+                continue;
+            }
+            return Err(SinkError::TypeChanged {
+                table: table.to_owned(),
+                column: c.name.clone(),
+                stored: stored.to_uppercase(),
+                wanted: c.ty.name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The columns of `table` (none if it does not exist) and their types as
+    /// the catalog names them, lowercased.
+    async fn existing_columns(&self, table: &str) -> Result<Vec<(String, String)>, SinkError> {
         let sql = match self.backend {
-            Backend::Sqlite => "SELECT name FROM pragma_table_info(?)",
+            Backend::Sqlite => "SELECT name, type FROM pragma_table_info(?)",
             Backend::Postgres => {
-                "SELECT column_name::text FROM information_schema.columns \
+                "SELECT column_name::text, data_type::text FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name = $1"
             }
             Backend::Mysql => {
-                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) \
+                 FROM information_schema.columns \
                  WHERE table_schema = DATABASE() AND table_name = ?"
             }
         };
@@ -377,9 +415,10 @@ impl DatabaseSink {
         let action = || format!("reading the columns of table {table}");
         let rows =
             self.db.query_all_raw(stmt).await.map_err(|e| SinkError::statement(action(), e))?;
-        rows.iter()
-            .map(|r| r.try_get_by_index::<String>(0).map_err(|e| SinkError::statement(action(), e)))
-            .collect()
+        let get = |r: &sea_orm::QueryResult, i| {
+            r.try_get_by_index::<String>(i).map_err(|e| SinkError::statement(action(), e))
+        };
+        rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?.to_lowercase()))).collect()
     }
 
     async fn read_state_inner(
