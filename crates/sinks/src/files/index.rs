@@ -119,6 +119,14 @@ impl TenantIndex {
         Ok(seq)
     }
 
+    pub(crate) async fn close(self) -> Result<(), SinkError> {
+        let path = self.path;
+        self.db
+            .close()
+            .await
+            .map_err(|e| SinkError::statement(format!("closing {}", path.display()), e))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

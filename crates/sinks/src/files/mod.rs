@@ -107,6 +107,15 @@ impl FilesSink {
         })
     }
 
+    /// Closes every tenant's index (a sink dropped without it closes them
+    /// too, less promptly).
+    pub async fn close(self) -> Result<(), cartage_core::Error> {
+        for (_, index) in self.tenants {
+            index.close().await?;
+        }
+        Ok(())
+    }
+
     /// The tenant's index, opened (and the tenant's orphan files deleted) on
     /// first use.
     async fn tenant(&mut self, tenant: &str) -> Result<&mut TenantIndex, SinkError> {
@@ -601,7 +610,7 @@ async fn swap(
             None => file.insert(writer.create(schema, seq, pending)?),
         };
         for r in &rows {
-            let text = get_text(&r, 1, path)?;
+            let text = get_text(r, 1, path)?;
             let values = encode::parse_values(&types, &text).map_err(|e| decode_err(table, e))?;
             w.write(&Row(values), None)?;
         }
