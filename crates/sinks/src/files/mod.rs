@@ -33,6 +33,9 @@
 //! parents no longer carry, and for the rows a completed snapshot lacks.
 //! Snapshot batches are staged in the index and written only by the last
 //! part, so a snapshot that stops half-way writes nothing.
+//!
+//! File writes are blocking calls on the runtime's thread: commits come one
+//! at a time, so nothing else waits on them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
