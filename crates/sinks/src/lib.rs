@@ -73,3 +73,15 @@ pub const DECIMAL_SCALE: i8 = decimal_scale!();
 /// [`DECIMAL_PRECISION`] and [`DECIMAL_SCALE`] as an SQL type.
 pub(crate) const SQL_DECIMAL: &str =
     concat!("DECIMAL(", decimal_precision!(), ",", decimal_scale!(), ")");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sql_decimal_type_spells_the_shared_precision_and_scale() {
+        assert_eq!(super::SQL_DECIMAL, "DECIMAL(38,12)");
+        assert_eq!(
+            super::SQL_DECIMAL,
+            format!("DECIMAL({},{})", super::DECIMAL_PRECISION, super::DECIMAL_SCALE)
+        );
+    }
+}

@@ -174,6 +174,10 @@ async fn delete_named(
     let ty = root.columns[col].ty;
     let mut bound = Vec::with_capacity(d.values.len());
     for (i, v) in d.values.iter().enumerate() {
+        // `IN (NULL)` names nothing in a database either.
+        if v.is_null() {
+            continue;
+        }
         bound.push(
             match_value(ty, v)
                 .map_err(|found| SinkError::value_type(&root.name, &d.column, i, ty, found))?,

@@ -331,7 +331,8 @@ async fn a_row_deleted_and_written_again_is_live_again(format: FileFormat) {
     b.deleted = vec![TableDeletes {
         schema: orders_schema(),
         column: "order_id".into(),
-        values: vec![Value::Text("2".into())],
+        // A null names nothing, as `IN (NULL)` does in a database.
+        values: vec![Value::Text("2".into()), Value::Null],
     }];
     twin.commit(b).await;
     let stored = twin.table(&orders_schema()).await;
