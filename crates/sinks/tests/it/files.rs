@@ -57,6 +57,7 @@ all_formats!(
     state_round_trips_across_a_restart,
     files_of_a_batch_whose_state_never_committed_are_deleted_on_open,
     a_failed_commit_leaves_no_file_and_no_state,
+    tenants_sharing_a_table_do_not_affect_each_other,
 );
 
 /// The same commits into an SQLite database and a file sink.
@@ -782,6 +783,32 @@ async fn a_failed_commit_leaves_no_file_and_no_state(format: FileFormat) {
     assert_eq!(names_in(&twin.table_dir("orders")), vec![format!("000000000001-orders.{ext}")]);
     assert_eq!(twin.state(TENANT, "orders").await, Some(state(1)));
     twin.table(&orders_schema()).await;
+}
+
+async fn tenants_sharing_a_table_do_not_affect_each_other(format: FileFormat) {
+    let mut twin = Twin::new(format, &[inventory_schema()], true).await;
+    let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
+    let of = |tenant: &str, rows: Vec<Row>, part, cursor, at| {
+        let mut b = stock_part(part, rows, cursor, at);
+        b.tenant = tenant.into();
+        b
+    };
+    let globex = |wh: &str, size, available| {
+        let mut r = stock(wh, size, available);
+        r.0[0] = Value::Text("globex".into());
+        r
+    };
+    twin.commit(of(TENANT, vec![stock("A", 1, 5), stock("A", 2, 6)], SnapshotPart::WHOLE, 1, t1))
+        .await;
+    twin.commit(of("globex", vec![globex("A", 1, 9)], SnapshotPart::WHOLE, 1, t1)).await;
+    // globex's next snapshot is abandoned half-way; acme's completes.
+    twin.commit(of("globex", vec![globex("Z", 1, 1)], SnapshotPart::FIRST, 2, t2)).await;
+    twin.commit(of(TENANT, vec![stock("A", 2, 7)], SnapshotPart::WHOLE, 2, t2)).await;
+    assert_eq!(deleted(&twin.table(&inventory_schema()).await), vec![Some(t2), None]);
+    assert_eq!(
+        view(twin.table_of(&inventory_schema(), "globex").await),
+        vec![(globex("A", 1, 9), t1, None)]
+    );
 }
 
 // --- format-specific checks, outside the matrix ---
