@@ -164,24 +164,36 @@ impl FilesSink {
                 write_snapshot(&txn, &path, &writer, seq, part, checked, &mut pending).await
             }
         };
-        let outcome = async {
+        let committed = if pending.is_empty() { seq - 1 } else { seq };
+        let staged = async {
             let stats = result?;
             layout::publish(&pending)?;
-            let committed = if pending.is_empty() { seq - 1 } else { seq };
             index::write_state(&txn, &path, &stream, &state, committed).await?;
-            txn.commit().await.map_err(|e| {
-                SinkError::statement(format!("committing the index {}", path.display()), e)
-            })?;
-            Ok::<_, SinkError>((stats, committed))
+            Ok::<_, SinkError>(stats)
         }
         .await;
+        let outcome = match staged {
+            Ok(stats) => txn.commit().await.map(|()| stats).map_err(|e| {
+                SinkError::statement(format!("committing the index {}", path.display()), e)
+            }),
+            Err(e) => {
+                // Dropping would roll back too; doing it here frees the
+                // index's one connection before the error travels up.
+                if let Err(rollback) = txn.rollback().await {
+                    debug!(%rollback, "rollback after a failed commit failed");
+                }
+                Err(e)
+            }
+        };
         match outcome {
-            Ok((stats, committed)) => {
+            Ok(stats) => {
                 index.seq = committed;
                 debug!(tenant, stream, seq = committed, files = pending.len(), "committed batch");
                 Ok(stats)
             }
             Err(e) => {
+                // The index did not record the batch: none of its files may
+                // stay visible (the next attempt reuses the sequence).
                 layout::discard(&pending);
                 Err(e)
             }
