@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::database::{Backend, DatabaseSink};
 use crate::error::SinkError;
+use crate::files::FilesConfig;
 
 /// Where a connection's rows go. One variant per sink, tagged by `type`:
 ///
@@ -30,6 +31,8 @@ pub enum SinkConfig {
     Postgres(PostgresConfig),
     /// A MySQL or MariaDB database.
     Mysql(MysqlConfig),
+    /// JSONL, CSV or Parquet files in a directory.
+    Files(FilesConfig),
 }
 
 /// What every sink config answers, whatever its type.
@@ -55,6 +58,7 @@ impl SinkConfig {
             SinkConfig::Sqlite(c) => c,
             SinkConfig::Postgres(c) => c,
             SinkConfig::Mysql(c) => c,
+            SinkConfig::Files(c) => c,
         }
     }
 

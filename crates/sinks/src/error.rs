@@ -62,6 +62,44 @@ pub enum SinkError {
     #[error("stream {stream}: {reason}")]
     Snapshot { stream: String, reason: String },
 
+    /// A file or directory of a file sink could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `renaming the written file into`.
+        action: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file sink's directory cannot be created or written (a
+    /// configuration problem: the path or its permissions).
+    #[error("sink directory {path}: {reason}")]
+    Directory { path: String, reason: String },
+
+    /// A data file of a file sink cannot be written or read back (a Parquet,
+    /// CSV or JSON encoding problem).
+    #[error("file {path}: {reason}")]
+    File { path: String, reason: String },
+
+    /// A decimal does not fit the fixed precision a file format stores.
+    #[error(
+        "table {table}, column {column}: decimal {value} does not fit DECIMAL({precision},{scale}) (at most {integer} integer and {scale} fraction digits); it is not rounded"
+    )]
+    DecimalRange {
+        table: String,
+        column: String,
+        value: String,
+        precision: u8,
+        scale: i8,
+        integer: i8,
+    },
+
+    /// A tenant, table or stream name cannot be used as a file or directory
+    /// name.
+    #[error("{what} {name:?} cannot name a file or directory: {reason}")]
+    Name { what: &'static str, name: String, reason: &'static str },
+
     /// The stored state of a stream is not valid JSON.
     #[error("state of tenant {tenant}, stream {stream}: {reason}")]
     State { tenant: String, stream: String, reason: String },
@@ -70,6 +108,18 @@ pub enum SinkError {
 impl SinkError {
     pub(crate) fn statement(action: impl Into<String>, source: DbErr) -> Self {
         SinkError::Statement { action: action.into(), source }
+    }
+
+    pub(crate) fn io(
+        action: impl Into<String>,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> Self {
+        SinkError::Io { action: action.into(), path: path.display().to_string(), source }
+    }
+
+    pub(crate) fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        SinkError::File { path: path.display().to_string(), reason: reason.to_string() }
     }
 
     pub(crate) fn value_type(
@@ -100,6 +150,9 @@ impl SinkError {
             SinkError::Schema { .. } | SinkError::TypeChanged { .. } => ErrorKind::Config,
             SinkError::Decode { .. } | SinkError::State { .. } => ErrorKind::Sink,
             SinkError::Snapshot { .. } => ErrorKind::Internal,
+            SinkError::Io { .. } | SinkError::File { .. } => ErrorKind::Sink,
+            SinkError::Directory { .. } => ErrorKind::Config,
+            SinkError::DecimalRange { .. } | SinkError::Name { .. } => ErrorKind::Data,
         }
     }
 }

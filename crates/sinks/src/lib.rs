@@ -1,8 +1,13 @@
 //! Sinks: where synced rows and their stream state land, together.
 //!
-//! One [`DatabaseSink`] serves SQLite (the embedded default), PostgreSQL and
-//! MySQL/MariaDB through sea-orm; [`SinkConfig`] is the `sink:` block of a
-//! connection and builds it. Every commit is one transaction holding the
+//! Sink types (the `type:` of a connection's `sink:` block):
+//!
+//! - `sqlite`, `postgres`, `mysql`: one [`DatabaseSink`] serves SQLite (the
+//!   embedded default), PostgreSQL and MySQL/MariaDB through sea-orm;
+//! - `files`: [`files::FilesSink`] writes JSONL, CSV or Parquet files into a
+//!   directory, with deletions as tombstone rows (see [`files`]).
+//!
+//! [`SinkConfig`] is the `sink:` block of a connection and builds the sink. Every commit is one transaction holding the
 //! batch's rows and the stream state that covers them (see
 //! [`cartage_core::Sink`]).
 //!
@@ -37,6 +42,7 @@ pub mod baseline;
 pub mod config;
 mod database;
 pub mod error;
+pub mod files;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -44,3 +50,40 @@ pub use config::{MysqlConfig, PostgresConfig, SinkConfig, SinkVariant, SqliteCon
 pub use database::STAGE_PREFIX;
 pub use database::{Backend, DELETED_AT, DatabaseSink, STATE_TABLE, SYNCED_AT, StoredRow};
 pub use error::SinkError;
+pub use files::{FileFormat, FilesConfig};
+
+/// Digits of an exact decimal where a sink needs a fixed precision.
+macro_rules! decimal_precision {
+    () => {
+        38
+    };
+}
+/// Digits after the point of an exact decimal where a sink needs a fixed
+/// scale.
+macro_rules! decimal_scale {
+    () => {
+        12
+    };
+}
+
+/// The precision of decimals where a sink needs a fixed one (MySQL
+/// `DECIMAL(38,12)`, Parquet `DECIMAL128(38, 12)`): 26 integer digits and
+/// 12 fraction digits. A value that does not fit is an error, never rounded.
+pub const DECIMAL_PRECISION: u8 = decimal_precision!();
+/// The scale that goes with [`DECIMAL_PRECISION`].
+pub const DECIMAL_SCALE: i8 = decimal_scale!();
+/// [`DECIMAL_PRECISION`] and [`DECIMAL_SCALE`] as an SQL type.
+pub(crate) const SQL_DECIMAL: &str =
+    concat!("DECIMAL(", decimal_precision!(), ",", decimal_scale!(), ")");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sql_decimal_type_spells_the_shared_precision_and_scale() {
+        assert_eq!(super::SQL_DECIMAL, "DECIMAL(38,12)");
+        assert_eq!(
+            super::SQL_DECIMAL,
+            format!("DECIMAL({},{})", super::DECIMAL_PRECISION, super::DECIMAL_SCALE)
+        );
+    }
+}

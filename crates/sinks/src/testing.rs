@@ -411,6 +411,9 @@ pub enum SinkUnderTest {
     Sqlite,
     Postgres,
     Mysql,
+    Jsonl,
+    Csv,
+    Parquet,
 }
 
 /// A throwaway sink of any kind, with a way to read back what it holds, for
@@ -423,6 +426,7 @@ pub struct TestSink {
 #[derive(Debug)]
 enum TestSinkInner {
     Database(TestDatabase),
+    Files { _dir: tempfile::TempDir, config: SinkConfig, files: crate::FilesConfig },
 }
 
 impl From<TestDatabase> for TestSink {
@@ -438,14 +442,26 @@ impl TestSink {
             SinkUnderTest::Sqlite => TestSinkInner::Database(TestDatabase::sqlite()),
             SinkUnderTest::Postgres => TestSinkInner::Database(TestDatabase::postgres().await),
             SinkUnderTest::Mysql => TestSinkInner::Database(TestDatabase::mysql().await),
+            SinkUnderTest::Jsonl => Self::files(crate::FileFormat::Jsonl),
+            SinkUnderTest::Csv => Self::files(crate::FileFormat::Csv),
+            SinkUnderTest::Parquet => Self::files(crate::FileFormat::Parquet),
         };
         TestSink { inner }
+    }
+
+    fn files(format: crate::FileFormat) -> TestSinkInner {
+        let dir = tempfile::tempdir().expect("creating a temporary directory for a file sink");
+        // Small row groups, so that tests write files of several.
+        let files =
+            crate::FilesConfig { path: dir.path().join("out"), format, row_group_rows: 1_000 };
+        TestSinkInner::Files { _dir: dir, config: SinkConfig::Files(files.clone()), files }
     }
 
     /// The `sink:` configuration pointing at this sink.
     pub fn config(&self) -> &SinkConfig {
         match &self.inner {
             TestSinkInner::Database(db) => db.config(),
+            TestSinkInner::Files { config, .. } => config,
         }
     }
 
@@ -453,6 +469,15 @@ impl TestSink {
     pub fn database(&self) -> Option<&TestDatabase> {
         match &self.inner {
             TestSinkInner::Database(db) => Some(db),
+            TestSinkInner::Files { .. } => None,
+        }
+    }
+
+    /// The file sink's configuration, for a file sink.
+    pub fn files_config(&self) -> Option<&crate::FilesConfig> {
+        match &self.inner {
+            TestSinkInner::Database(_) => None,
+            TestSinkInner::Files { files, .. } => Some(files),
         }
     }
 
@@ -471,6 +496,12 @@ impl TestSink {
             TestSinkInner::Database(db) => {
                 format!("type: {}\nurl: {}\n", db.backend().name(), db.url())
             }
+            TestSinkInner::Files { files, .. } => format!(
+                "type: files\npath: {}\nformat: {}\nrow_group_rows: {}\n",
+                files.path.display(),
+                files.format.extension(),
+                files.row_group_rows
+            ),
         }
     }
 
@@ -498,6 +529,9 @@ impl TestSink {
                 let rows = sink.read_table(schema, tenant).await;
                 let _ = sink.close().await;
                 rows
+            }
+            TestSinkInner::Files { files, .. } => {
+                crate::files::read_table(files, schema, tenant).await
             }
         }
     }

@@ -60,7 +60,7 @@ impl Backend {
             (_, T::Int) => "BIGINT",
             (_, T::Bool) => "BOOLEAN",
             (Postgres, T::Decimal) => "NUMERIC",
-            (Mysql, T::Decimal) => "DECIMAL(38,12)",
+            (Mysql, T::Decimal) => crate::SQL_DECIMAL,
             (Postgres, T::Timestamp) => "TIMESTAMPTZ",
             (Mysql, T::Timestamp) => "DATETIME(6)",
             (Postgres | Mysql, T::Date) => "DATE",

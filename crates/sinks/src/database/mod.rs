@@ -40,6 +40,7 @@ mod snapshot;
 
 use crate::error::{SinkError, is_transient};
 pub use dialect::Backend;
+pub(crate) use dialect::{decimal_text, sqlite_timestamp};
 use exec::Tx;
 pub use snapshot::STAGE_PREFIX;
 
@@ -833,7 +834,7 @@ fn state_schema() -> TableSchema {
     }
 }
 
-fn validate_schema(schema: &TableSchema) -> Result<(), SinkError> {
+pub(crate) fn validate_schema(schema: &TableSchema) -> Result<(), SinkError> {
     let err = |reason: String| SinkError::Schema { table: schema.name.clone(), reason };
     if schema.name == STATE_TABLE {
         return Err(err(format!("the name {STATE_TABLE} is reserved for sync state")));
@@ -1152,7 +1153,7 @@ fn key_of<'a>(row: &'a Row, idx: &[usize]) -> Vec<KeyPart<'a>> {
     idx.iter().map(|&i| row.0.get(i).map_or(KeyPart::Null, key_part)).collect()
 }
 
-fn compare_keys(a: &Row, b: &Row, idx: &[usize]) -> Ordering {
+pub(crate) fn compare_keys(a: &Row, b: &Row, idx: &[usize]) -> Ordering {
     key_of(a, idx).cmp(&key_of(b, idx))
 }
 

@@ -60,6 +60,21 @@ macro_rules! all_sinks {
             async fn mysql() {
                 super::$scenario(TestSink::new(SinkUnderTest::Mysql).await).await
             }
+
+            #[tokio::test]
+            async fn jsonl() {
+                super::$scenario(TestSink::new(SinkUnderTest::Jsonl).await).await
+            }
+
+            #[tokio::test]
+            async fn csv() {
+                super::$scenario(TestSink::new(SinkUnderTest::Csv).await).await
+            }
+
+            #[tokio::test]
+            async fn parquet() {
+                super::$scenario(TestSink::new(SinkUnderTest::Parquet).await).await
+            }
         }
     )*};
 }
