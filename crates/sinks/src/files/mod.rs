@@ -18,7 +18,7 @@
 //! A commit writes each file under a temporary name (`.tmp-…` in the same
 //! directory, which `*.parquet` globs skip), fsyncs it, renames it into
 //! place and fsyncs the directory; only then does one transaction of the
-//! tenant's index ([`index`]) record the new keys, the stream state and the
+//! tenant's index (the `index` module) record the new keys, the stream state and the
 //! sequence. A reader never sees a partial file. A crash between the rename
 //! and the index commit leaves files beyond the committed sequence: opening
 //! the tenant deletes them (and [`read_table`] ignores them), and the batch
