@@ -11,6 +11,7 @@ mod faults;
 mod incremental;
 mod purchase_orders;
 mod rate_limits;
+mod refused;
 mod schema_changes;
 mod secrets;
 mod supply;

@@ -16,7 +16,9 @@ pub mod versioned;
 pub use error::{Error, ErrorKind};
 pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};
 pub use secret::Secret;
-pub use sink::{CommitBatch, CommitStats, Sink, SinkCapabilities, TableDeletes, TableRows};
+pub use sink::{
+    CommitBatch, CommitStats, RowCheck, Sink, SinkCapabilities, TableDeletes, TableRows,
+};
 pub use source::{
     Committed, ReadRequest, ReadSummary, Record, SnapshotPart, Source, SourceBatch, StreamCheck,
 };

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::value::SharedSchema;
 use crate::versioned::{self, Resume};
 use crate::{
-    CommitBatch, Error, ErrorKind, ReadRequest, ReadSummary, Record, Row, Sink, Source,
+    CommitBatch, Error, ErrorKind, ReadRequest, ReadSummary, Record, Row, RowCheck, Sink, Source,
     SourceBatch, StreamState, TableDeletes, TableRows, Value,
 };
 
@@ -88,6 +88,18 @@ pub trait RecordMapper: Send + Sync {
 
     /// Maps one record, appending its rows to `out`.
     fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error>;
+
+    /// Handles a record one of whose rows the sink cannot store
+    /// ([`crate::RowCheck`]; `reason` names the table, the column and the
+    /// row's key) by the mapping's error policy, as for a record that cannot
+    /// be mapped: `Ok` after appending what replaces the record's rows (a
+    /// reject row, which the driver checks too), or `Err` to stop the run.
+    /// The driver has already removed the record's rows from `out`. The
+    /// default fails with a data error.
+    fn refused(&self, record: &Record, reason: String, out: &mut MappedRows) -> Result<(), Error> {
+        let _ = (record, out);
+        Err(Error::data(reason))
+    }
 
     /// Checks, before the run, that deleted records naming records by
     /// `fields` (see [`crate::StreamDef::deleted_by`]) can be mapped. The
@@ -172,6 +184,7 @@ impl Pipeline {
         // A stream the source does not list sends no snapshots.
         let staged = self.source.streams().iter().any(|d| d.name == self.stream && d.snapshots);
         self.sink.prepare(&tables, staged).await.map_err(|e| e.context(&where_))?;
+        let check = self.sink.row_check();
         let stored = self
             .sink
             .read_state(&self.tenant, &self.stream)
@@ -199,6 +212,7 @@ impl Pipeline {
 
         let map_task = tokio::spawn(map_loop(
             Arc::clone(&self.mapper),
+            check,
             tables,
             self.tenant.clone(),
             self.stream.clone(),
@@ -308,6 +322,7 @@ async fn join<T>(task: tokio::task::JoinHandle<Result<T, Error>>) -> Result<T, E
 #[allow(clippy::too_many_arguments)]
 async fn map_loop(
     mapper: Arc<dyn RecordMapper>,
+    check: Option<Arc<dyn RowCheck>>,
     tables: Vec<SharedSchema>,
     tenant: String,
     stream: String,
@@ -335,7 +350,11 @@ async fn map_loop(
             } else {
                 mapper.map_record(record, &mut out)
             };
-            if let Err(error) = mapped {
+            let checked = mapped.and_then(|()| match &check {
+                Some(check) => check_rows(&*mapper, &**check, &tables, record, &before, &mut out),
+                None => Ok(()),
+            });
+            if let Err(error) = checked {
                 out.truncate(&before);
                 if error.kind() == ErrorKind::Data || error.kind() == ErrorKind::Config {
                     cancel.cancel();
@@ -373,6 +392,39 @@ async fn map_loop(
         }
     }
     Ok(())
+}
+
+/// Checks the rows `record` appended to `out` (those past `before`); on the
+/// first the sink refuses, replaces them by what the mapper's error policy
+/// makes of the record, and checks that in turn.
+fn check_rows(
+    mapper: &dyn RecordMapper,
+    check: &dyn RowCheck,
+    tables: &[SharedSchema],
+    record: &Record,
+    before: &(Vec<usize>, usize),
+    out: &mut MappedRows,
+) -> Result<(), Error> {
+    let Some(reason) = first_refusal(check, tables, before, out) else { return Ok(()) };
+    out.truncate(before);
+    mapper.refused(record, reason.clone(), out)?;
+    match first_refusal(check, tables, before, out) {
+        None => Ok(()),
+        Some(again) => Err(Error::data(format!(
+            "{reason}; and the row replacing the record cannot be stored either: {again}"
+        ))),
+    }
+}
+
+fn first_refusal(
+    check: &dyn RowCheck,
+    tables: &[SharedSchema],
+    (lens, _): &(Vec<usize>, usize),
+    out: &MappedRows,
+) -> Option<String> {
+    tables.iter().zip(&out.tables).zip(lens).find_map(|((schema, rows), &from)| {
+        rows.get(from..)?.iter().find_map(|row| check.check(schema, row).err())
+    })
 }
 
 /// A snapshot batch needs staging tables (prepared only for a stream whose
@@ -821,5 +873,146 @@ mod tests {
         let (asked, committed) = resume_with(Some(stored), None).await;
         assert_eq!(asked, Some(StreamState(serde_json::json!({"cursor": 1}))));
         assert_eq!(committed, vec![StreamState(serde_json::json!({"cursor": 2}))]);
+    }
+
+    /// Refuses rows whose first value is `Int(666)`; and, to test the reject
+    /// row's own check, any row of a table named `unstorable`.
+    struct DevilCheck;
+
+    impl RowCheck for DevilCheck {
+        fn check(&self, schema: &TableSchema, row: &Row) -> Result<(), String> {
+            if schema.name == "unstorable" {
+                return Err(format!("table {}: nothing fits", schema.name));
+            }
+            match row.0.first() {
+                Some(Value::Int(666)) => {
+                    Err(format!("table {}, column id, key (666): no", schema.name))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+
+    /// A [`RecordingSink`] that checks rows with [`DevilCheck`].
+    struct CheckingSink(RecordingSink);
+
+    #[async_trait]
+    impl Sink for CheckingSink {
+        async fn prepare(&mut self, t: &[SharedSchema], staged: bool) -> Result<(), Error> {
+            self.0.prepare(t, staged).await
+        }
+
+        async fn read_state(&mut self, t: &str, s: &str) -> Result<Option<StreamState>, Error> {
+            self.0.read_state(t, s).await
+        }
+
+        async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, Error> {
+            self.0.commit(batch).await
+        }
+
+        fn row_check(&self) -> Option<Arc<dyn RowCheck>> {
+            Some(Arc::new(DevilCheck))
+        }
+    }
+
+    /// Maps `{"id": n}` to one row `(n)` in its first table; a refused record
+    /// becomes a row `(-n, reason)` in its last table when `reject`.
+    struct IdMapper {
+        tables: Vec<SharedSchema>,
+        reject: bool,
+    }
+
+    impl RecordMapper for IdMapper {
+        fn tables(&self) -> &[SharedSchema] {
+            &self.tables
+        }
+
+        fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {
+            let v: serde_json::Value = serde_json::from_str(record.json()).expect("json");
+            out.tables[0].push(Row(vec![Value::Int(v["id"].as_i64().expect("id"))]));
+            Ok(())
+        }
+
+        fn refused(
+            &self,
+            record: &Record,
+            reason: String,
+            out: &mut MappedRows,
+        ) -> Result<(), Error> {
+            if !self.reject {
+                return Err(Error::data(format!("record {}: {reason}", record.json())));
+            }
+            let last = out.tables.len() - 1;
+            out.tables[last].push(Row(vec![Value::Text(reason)]));
+            Ok(())
+        }
+    }
+
+    fn id_records(ids: &[i64]) -> Vec<Record> {
+        ids.iter()
+            .map(|id| Record::from_json_str(&format!(r#"{{"id":{id}}}"#)).expect("json"))
+            .collect()
+    }
+
+    fn run_checked(reject: bool, rejects_table: &str) -> (Pipeline, RecordingSink) {
+        let sink = RecordingSink::default();
+        let recorded = sink.clone();
+        let batches = vec![
+            SourceBatch::new(id_records(&[1, 666, 3]), StreamState(serde_json::json!(1))),
+            SourceBatch::new(id_records(&[4]), StreamState(serde_json::json!(2))),
+        ];
+        let pipeline = Pipeline::new(
+            "acme",
+            "s",
+            Arc::new(ListSource { snapshots: false, batches: Mutex::new(batches) }),
+            Arc::new(IdMapper { tables: vec![schema("orders"), schema(rejects_table)], reject }),
+            Box::new(CheckingSink(sink)),
+            CancellationToken::new(),
+        );
+        (pipeline, recorded)
+    }
+
+    #[tokio::test]
+    async fn a_row_the_sink_cannot_store_is_rejected_and_the_stream_moves_on() {
+        let (pipeline, RecordingSink { batches, .. }) = run_checked(true, "_rejects");
+        pipeline.run().await.expect("the refused row is rejected, not fatal");
+        let batches = batches.lock().expect("lock");
+        let got: Vec<_> = batches
+            .iter()
+            .map(|b| (b.tables[0].rows.clone(), b.tables[1].rows.clone(), b.state.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    vec![Row(vec![Value::Int(1)]), Row(vec![Value::Int(3)])],
+                    vec![Row(vec![Value::Text("table orders, column id, key (666): no".into())])],
+                    StreamState(serde_json::json!(1)),
+                ),
+                (vec![Row(vec![Value::Int(4)])], vec![], StreamState(serde_json::json!(2))),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_row_the_sink_cannot_store_fails_the_stream_under_fail() {
+        let (pipeline, RecordingSink { batches, .. }) = run_checked(false, "_rejects");
+        let e = pipeline.run().await.expect_err("the refused row fails the run");
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert_eq!(
+            e.to_string(),
+            r#"data error: tenant acme, stream s: record {"id":666}: table orders, column id, key (666): no"#
+        );
+        assert!(batches.lock().expect("lock").is_empty(), "nothing of the batch is committed");
+    }
+
+    #[tokio::test]
+    async fn a_reject_row_the_sink_cannot_store_either_fails_the_stream() {
+        let (pipeline, _) = run_checked(true, "unstorable");
+        let e = pipeline.run().await.expect_err("nowhere to put the record");
+        assert_eq!(
+            e.to_string(),
+            "data error: tenant acme, stream s: table orders, column id, key (666): no; and the row replacing the record cannot be stored either: table unstorable: nothing fits"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! The `Sink` trait: how rows and state reach a destination together.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::value::SharedSchema;
-use crate::{Error, Row, SnapshotPart, StreamDef, StreamState};
+use crate::{Error, Row, SnapshotPart, StreamDef, StreamState, TableSchema};
 
 /// The rows of one table in a batch.
 #[derive(Debug, Clone)]
@@ -79,6 +81,19 @@ impl SinkCapabilities {
     }
 }
 
+/// A sink's rules for what it cannot store (see [`Sink::row_check`]): the
+/// pipeline asks about every mapped row before the row joins a batch, so a
+/// value the destination refuses becomes one record's error, handled by the
+/// mapping's `on_error`, instead of a commit that fails on every retry.
+///
+/// Checks are pure and cheap (no I/O): they run on every row.
+pub trait RowCheck: Send + Sync {
+    /// `Err(reason)` when the destination would refuse `row` of `schema`
+    /// (or store it altered, e.g. a decimal rounded); the reason names the
+    /// table, the column and the row's key.
+    fn check(&self, schema: &TableSchema, row: &Row) -> Result<(), String>;
+}
+
 /// A destination.
 ///
 /// Contract:
@@ -115,6 +130,11 @@ impl SinkCapabilities {
 ///   marks children by their own keys. A snapshot batch carries no
 ///   [`TableDeletes`].
 /// - Commits arrive in order, one at a time; the sink needs no locking.
+/// - A row [`Sink::row_check`] refuses makes `commit` fail with a data error
+///   naming the table, the column and the key, before anything is written;
+///   the pipeline checks first, so it only sends rows the check accepts. A
+///   value the database refuses all the same fails the commit with an error
+///   naming the table and the keys of the statement's rows.
 /// - Errors are [`crate::ErrorKind::Sink`] unless the cause is known to pass
 ///   (a dropped connection: `Transient`).
 ///
@@ -132,6 +152,14 @@ pub trait Sink: Send {
     ) -> Result<Option<StreamState>, Error>;
 
     async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, Error>;
+
+    /// What this sink refuses to store, for the pipeline to check each row
+    /// against before it commits; asked once, after [`Sink::prepare`] (the
+    /// rules may depend on the tables as they are). `None` (the default):
+    /// the sink stores every value of a row's column type.
+    fn row_check(&self) -> Option<Arc<dyn RowCheck>> {
+        None
+    }
 }
 
 #[cfg(test)]

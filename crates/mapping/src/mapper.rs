@@ -271,18 +271,49 @@ impl StreamMapper {
         Ok(Row(values))
     }
 
+    /// Appends the reject row of `record`. NUL characters become U+FFFD in
+    /// it: some databases (PostgreSQL) store no NUL in text or JSON, and a
+    /// record is often rejected for holding one.
     fn reject(&self, record: &Record, id: String, reason: String, out: &mut MappedRows) {
         if let Some(t) = self.rejects {
-            let raw = serde_json::from_str(record.json())
+            let mut raw = serde_json::from_str(record.json())
                 .unwrap_or_else(|_| serde_json::Value::String(record.json().to_owned()));
+            if record.json().contains("\\u0000") || record.json().contains('\0') {
+                raw = without_nul_json(raw);
+            }
             out.tables[t].push(Row(vec![
                 Value::Text(self.tenant.clone()),
                 Value::Text(self.stream.clone()),
-                Value::Text(id),
-                Value::Text(reason),
+                Value::Text(without_nul(id)),
+                Value::Text(without_nul(reason)),
                 Value::Json(raw),
             ]));
         }
+    }
+
+    /// The id of a record, as errors name it.
+    fn id_of(&self, record: &Record) -> String {
+        json::with_parsed(record.json(), &self.layout, |parsed| match parsed {
+            Ok(doc) => self.record_id(&doc),
+            Err(_) => sniff_id(record.json()),
+        })
+    }
+}
+
+/// `s` with each NUL character replaced by U+FFFD (the replacement character).
+fn without_nul(s: String) -> String {
+    if s.contains('\0') { s.replace('\0', "\u{FFFD}") } else { s }
+}
+
+fn without_nul_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => J::String(without_nul(s)),
+        J::Array(items) => J::Array(items.into_iter().map(without_nul_json).collect()),
+        J::Object(map) => {
+            J::Object(map.into_iter().map(|(k, v)| (without_nul(k), without_nul_json(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -355,6 +386,20 @@ impl RecordMapper for StreamMapper {
 
     fn version(&self) -> Option<String> {
         Some(self.version.clone())
+    }
+
+    /// A row the sink cannot store: rejected or failed like a record that
+    /// cannot be mapped.
+    fn refused(&self, record: &Record, reason: String, out: &mut MappedRows) -> Result<(), Error> {
+        let id = self.id_of(record);
+        match self.on_error {
+            OnError::Fail => Err(Error::data(format!("record {id:?}: {reason}"))
+                .context(format!("stream {}", self.stream))),
+            OnError::Reject => {
+                self.reject(record, id, reason, out);
+                Ok(())
+            }
+        }
     }
 
     fn map_record(&self, record: &Record, out: &mut MappedRows) -> Result<(), Error> {

@@ -27,6 +27,13 @@ pub enum SinkError {
         source: DbErr,
     },
 
+    /// A statement waited for a lock on a table longer than the session's
+    /// lock timeout: another session holds a conflicting lock.
+    #[error(
+        "{action}: no lock on table {table} was obtained within {timeout_secs} s (lock timeout): another session holds a conflicting lock, e.g. a long-running query or an open transaction; retry when it ends"
+    )]
+    LockTimeout { action: String, table: String, timeout_secs: u64 },
+
     /// A value does not fit the column the schema declares.
     #[error(
         "table {table}, column {column}, row {row}: expected a {expected} value, found {found}"
@@ -38,6 +45,12 @@ pub enum SinkError {
         expected: &'static str,
         found: &'static str,
     },
+
+    /// The database cannot store a value as it is (a NUL character in
+    /// PostgreSQL text, a decimal MySQL would round): the reason names the
+    /// table, the column and the row's key.
+    #[error("{reason}")]
+    Refused { reason: String },
 
     /// A row has a different number of values than its table has columns.
     #[error("table {table}, row {row}: {found} values for {expected} columns")]
@@ -146,7 +159,10 @@ impl SinkError {
             SinkError::Connect { .. } => ErrorKind::Sink,
             SinkError::Statement { source, .. } if is_transient(source) => ErrorKind::Transient,
             SinkError::Statement { .. } => ErrorKind::Sink,
-            SinkError::ValueType { .. } | SinkError::RowWidth { .. } => ErrorKind::Data,
+            SinkError::LockTimeout { .. } => ErrorKind::Transient,
+            SinkError::ValueType { .. }
+            | SinkError::RowWidth { .. }
+            | SinkError::Refused { .. } => ErrorKind::Data,
             SinkError::Schema { .. } | SinkError::TypeChanged { .. } => ErrorKind::Config,
             SinkError::Decode { .. } | SinkError::State { .. } => ErrorKind::Sink,
             SinkError::Snapshot { .. } => ErrorKind::Internal,
@@ -183,14 +199,34 @@ pub(crate) fn is_transient(e: &DbErr) -> bool {
         | SqlxError::PoolClosed
         | SqlxError::WorkerCrashed
         | SqlxError::Tls(_) => true,
-        SqlxError::Database(db) => matches!(
-            db.code().as_deref(),
-            // PostgreSQL serialization failure / deadlock, MySQL deadlock /
-            // lock wait timeout, SQLite BUSY / LOCKED.
-            Some("40001" | "40P01" | "1213" | "1205" | "5" | "6" | "517" | "262")
+        SqlxError::Database(_) => matches!(
+            db_code(e).as_deref(),
+            // PostgreSQL serialization failure / deadlock / lock timeout,
+            // MySQL deadlock / lock wait timeout, SQLite BUSY / LOCKED.
+            Some("40001" | "40P01" | "55P03" | "1213" | "1205" | "5" | "6" | "517" | "262")
         ),
         _ => false,
     }
+}
+
+/// The database's code of an error it reported, if any.
+fn db_code(e: &DbErr) -> Option<String> {
+    let (DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r)) = e else { return None };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = r else { return None };
+    let sea_orm::sqlx::Error::Database(db) = sqlx.as_ref() else { return None };
+    // MySQL's SQLSTATE is often the generic `HY000`; its error number is
+    // what tells errors apart.
+    if let Some(my) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+        return Some(my.number().to_string());
+    }
+    db.code().map(|c| c.into_owned())
+}
+
+/// Whether a statement failed waiting for a lock: PostgreSQL
+/// `lock_not_available` (`lock_timeout`), MySQL lock wait timeout
+/// (`lock_wait_timeout`, `innodb_lock_wait_timeout`).
+pub(crate) fn is_lock_timeout(e: &DbErr) -> bool {
+    matches!(db_code(e).as_deref(), Some("55P03" | "1205"))
 }
 
 #[cfg(test)]

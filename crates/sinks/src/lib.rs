@@ -15,7 +15,7 @@
 //!
 //! | [`cartage_core::ColumnType`] | SQLite | PostgreSQL | MySQL/MariaDB |
 //! |---|---|---|---|
-//! | `Text` | `TEXT` | `TEXT` | `VARCHAR(191)` in a primary key, else `TEXT` |
+//! | `Text` | `TEXT` | `TEXT` | `VARCHAR(191)` in a primary key, else `LONGTEXT` |
 //! | `Int` | `BIGINT` | `BIGINT` | `BIGINT` |
 //! | `Bool` | `BOOLEAN` (0/1) | `BOOLEAN` | `BOOLEAN` (`TINYINT(1)`) |
 //! | `Decimal` | `TEXT`, the exact decimal string | `NUMERIC` | `DECIMAL(38,12)` |

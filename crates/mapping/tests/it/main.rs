@@ -6,5 +6,6 @@ mod broken;
 mod default_mapping;
 mod golden;
 mod properties;
+mod refused;
 mod simulator;
 mod support;

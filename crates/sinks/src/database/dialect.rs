@@ -56,6 +56,8 @@ impl Backend {
         use ColumnType as T;
         match (self, ty) {
             (Mysql, T::Text) if in_key => "VARCHAR(191)",
+            // `TEXT` holds 64 KiB; a product description or a note can be longer.
+            (Mysql, T::Text) => "LONGTEXT",
             (_, T::Text) => "TEXT",
             (_, T::Int) => "BIGINT",
             (_, T::Bool) => "BOOLEAN",
@@ -89,7 +91,7 @@ impl Backend {
         use Backend::*;
         use ColumnType as T;
         match (self, ty) {
-            (Mysql, T::Text) => &["text", "varchar"],
+            (Mysql, T::Text) => &["text", "longtext", "varchar"],
             (_, T::Text) => &["text"],
             (_, T::Int) => &["bigint"],
             (Mysql, T::Bool) => &["tinyint"],

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cartage_core::{
-    ColumnType, CommitBatch, CommitStats, Row, SharedSchema, Sink, SnapshotPart, StreamState,
-    TableDeletes, TableSchema, Value,
+    ColumnType, CommitBatch, CommitStats, Row, RowCheck, SharedSchema, Sink, SnapshotPart,
+    StreamState, TableDeletes, TableSchema, Value,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -31,14 +31,16 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tracing::debug;
 
-use crate::config::{redact_url, url_passwords};
+use crate::config::{SessionSettings, redact_url, scrub, tls_required};
 
+mod check;
 mod copy;
 pub(crate) mod dialect;
 mod exec;
 mod snapshot;
 
-use crate::error::{SinkError, is_transient};
+use crate::error::{SinkError, is_lock_timeout, is_transient};
+use check::{BackendCheck, TextLimit};
 pub use dialect::Backend;
 pub(crate) use dialect::{decimal_text, sqlite_timestamp};
 use exec::Tx;
@@ -107,6 +109,10 @@ pub struct DatabaseSink {
     sql: HashMap<String, TableSql>,
     /// Per live table name, its staging table's statements.
     stage_sql: HashMap<String, StageSql>,
+    session: SessionSettings,
+    /// MySQL: per table, per text column, how much text it holds (read in
+    /// `prepare`).
+    text_limits: HashMap<String, HashMap<String, TextLimit>>,
 }
 
 impl std::fmt::Debug for DatabaseSink {
@@ -119,7 +125,17 @@ impl std::fmt::Debug for DatabaseSink {
 }
 
 impl DatabaseSink {
+    /// Connects with the default session settings (test databases).
+    #[cfg(feature = "testing")]
     pub(crate) async fn connect(backend: Backend, url: &str) -> Result<Self, SinkError> {
+        Self::connect_with(backend, url, SessionSettings::default()).await
+    }
+
+    pub(crate) async fn connect_with(
+        backend: Backend,
+        url: &str,
+        session: SessionSettings,
+    ) -> Result<Self, SinkError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -153,22 +169,45 @@ impl DatabaseSink {
                 });
             }
             Backend::Postgres => {
+                use sea_orm::sqlx::postgres::PgSslMode;
                 opts.max_connections(2).min_connections(1);
-                opts.map_sqlx_postgres_opts(|o| o.statement_cache_capacity(256));
+                let env_mode = std::env::var("PGSSLMODE").ok();
+                let require_tls = tls_required(url, env_mode.as_deref());
+                // Milliseconds, the unit PostgreSQL assumes; 0 is no limit.
+                let timeouts = [
+                    ("lock_timeout", session.lock_timeout_secs.saturating_mul(1000)),
+                    ("statement_timeout", session.statement_timeout_secs.saturating_mul(1000)),
+                ];
+                opts.map_sqlx_postgres_opts(move |o| {
+                    let o = o.statement_cache_capacity(256).options(timeouts);
+                    if require_tls { o.ssl_mode(PgSslMode::Require) } else { o }
+                });
             }
             Backend::Mysql => {
+                use sea_orm::sqlx::mysql::MySqlSslMode;
                 opts.max_connections(2).min_connections(1);
-                opts.map_sqlx_mysql_opts(|o| o.statement_cache_capacity(256));
+                let require_tls = tls_required(url, None);
+                opts.map_sqlx_mysql_opts(move |o| {
+                    let o = o.statement_cache_capacity(256);
+                    if require_tls { o.ssl_mode(MySqlSslMode::Required) } else { o }
+                });
+                // MySQL's default waits a year; its minimum is 1 second.
+                let lock_wait = match session.lock_timeout_secs {
+                    0 => 31_536_000,
+                    secs => secs,
+                };
                 // Strict mode: a NULL in a NOT NULL column or a value out of
                 // range is an error, never a silent default or truncation.
-                opts.map_sqlx_mysql_pool_opts(|p| {
-                    p.after_connect(|conn, _meta| {
+                let setup = format!(
+                    "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), time_zone = '+00:00', lock_wait_timeout = {lock_wait}"
+                );
+                opts.map_sqlx_mysql_pool_opts(move |p| {
+                    let setup = setup.clone();
+                    p.after_connect(move |conn, _meta| {
+                        let setup = sea_orm::sqlx::AssertSqlSafe(setup.clone());
                         Box::pin(async move {
                             use sea_orm::sqlx::Executor;
-                            conn.execute(
-                                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), time_zone = '+00:00'",
-                            )
-                            .await?;
+                            conn.execute(setup).await?;
                             Ok(())
                         })
                     })
@@ -177,10 +216,7 @@ impl DatabaseSink {
         }
         let redacted = redact_url(url);
         let db = Database::connect(opts).await.map_err(|e| {
-            let mut message = e.to_string();
-            for pw in url_passwords(url) {
-                message = message.replace(&pw, "***");
-            }
+            let message = scrub(&e.to_string(), url);
             SinkError::Connect { url: redacted.clone(), message, transient: is_transient(&e) }
         })?;
         Ok(DatabaseSink {
@@ -189,6 +225,8 @@ impl DatabaseSink {
             url: redacted,
             sql: HashMap::new(),
             stage_sql: HashMap::new(),
+            session,
+            text_limits: HashMap::new(),
         })
     }
 
@@ -279,6 +317,10 @@ impl DatabaseSink {
         }
         for schema in tables {
             self.create_table(schema, true).await?;
+            if self.backend == Backend::Mysql {
+                let limits = self.text_limits_of(&schema.name).await?;
+                self.text_limits.insert(schema.name.clone(), limits);
+            }
             if staged {
                 let stage = snapshot::stage_schema(self.backend, schema)?;
                 self.create_table(&stage, false).await?;
@@ -335,7 +377,7 @@ impl DatabaseSink {
         self.db
             .execute_raw(stmt)
             .await
-            .map_err(|e| SinkError::statement(format!("creating table {table}"), e))?;
+            .map_err(|e| self.ddl_error(format!("creating table {table}"), table, e))?;
 
         // The table may predate columns the mapping now declares.
         let existing = self.existing_columns(table).await?;
@@ -356,11 +398,50 @@ impl DatabaseSink {
             );
             let stmt = b.db_backend().build(&alter);
             self.db.execute_raw(stmt).await.map_err(|e| {
-                SinkError::statement(format!("adding column {name} to table {table}"), e)
+                self.ddl_error(format!("adding column {name} to table {table}"), table, e)
             })?;
             debug!(table, column = name, "added column");
         }
         Ok(())
+    }
+
+    /// MySQL: how much text each text column of `table` holds, as the table
+    /// is (a table created before text became `LONGTEXT` has `TEXT`).
+    async fn text_limits_of(&self, table: &str) -> Result<HashMap<String, TextLimit>, SinkError> {
+        let stmt = Statement::from_sql_and_values(
+            self.backend.db_backend(),
+            "SELECT CAST(column_name AS CHAR), CAST(character_maximum_length AS UNSIGNED), \
+             CAST(character_octet_length AS UNSIGNED) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? \
+             AND data_type IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext')",
+            [SqValue::String(Some(table.to_owned()))],
+        );
+        let action = || format!("reading the text columns of table {table}");
+        let rows =
+            self.db.query_all_raw(stmt).await.map_err(|e| SinkError::statement(action(), e))?;
+        let mut limits = HashMap::new();
+        for r in &rows {
+            let get =
+                |i| r.try_get_by_index::<u64>(i).map_err(|e| SinkError::statement(action(), e));
+            let name =
+                r.try_get_by_index::<String>(0).map_err(|e| SinkError::statement(action(), e))?;
+            limits.insert(name, TextLimit { chars: get(1)?, bytes: get(2)? });
+        }
+        Ok(limits)
+    }
+
+    /// The error of a schema change on `table`: a lock not obtained in time
+    /// says so (another session holds the table), anything else as is.
+    fn ddl_error(&self, action: String, table: &str, e: sea_orm::DbErr) -> SinkError {
+        if is_lock_timeout(&e) {
+            SinkError::LockTimeout {
+                action,
+                table: table.to_owned(),
+                timeout_secs: self.session.lock_timeout_secs,
+            }
+        } else {
+            SinkError::statement(action, e)
+        }
     }
 
     /// Refuses a table whose stored columns have another type than the one
@@ -461,6 +542,7 @@ impl DatabaseSink {
 
         // Everything that can fail on the data itself is done before the
         // transaction opens.
+        self.check_rows(&tables)?;
         let plan = match snapshot {
             None => self.plan_live(tables, deleted, &synced, &tenant)?,
             Some(part) => self.plan_snapshot(tables, deleted, part, &stream)?,
@@ -493,6 +575,25 @@ impl DatabaseSink {
             "committed batch"
         );
         Ok(stats)
+    }
+
+    fn checker(&self) -> BackendCheck {
+        BackendCheck { backend: self.backend, text_limits: self.text_limits.clone() }
+    }
+
+    /// Refuses a batch holding a row the database would refuse (or alter),
+    /// naming table, column and key, before anything is written.
+    fn check_rows(&self, tables: &[cartage_core::TableRows]) -> Result<(), SinkError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        let checker = self.checker();
+        for t in tables {
+            for row in &t.rows {
+                checker.check(&t.schema, row).map_err(|reason| SinkError::Refused { reason })?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks and de-duplicates an ordinary batch, and binds what marks
@@ -728,7 +829,17 @@ impl DatabaseSink {
         let mut rows = rows.into_iter().enumerate();
         for n in chunk_sizes(rows.len(), max) {
             let mut values = Vec::with_capacity(n * (width + extra));
-            for (i, Row(row)) in rows.by_ref().take(n) {
+            // The keys the statement writes, for an error: a value the
+            // database refuses is in one of these rows.
+            let mut keys = (String::new(), String::new());
+            for (k, (i, row)) in rows.by_ref().take(n).enumerate() {
+                if k == 0 {
+                    keys.0 = check::show_key(target, &row);
+                }
+                if k + 1 == n {
+                    keys.1 = check::show_key(target, &row);
+                }
+                let Row(row) = row;
                 for (v, c) in row.into_iter().zip(&target.columns) {
                     values.push(
                         b.bind(c.ty, v).map_err(|found| {
@@ -744,7 +855,9 @@ impl DatabaseSink {
                 || Cow::Owned(upsert_sql(b, target, n, synced.is_some())),
                 |t| Cow::Borrowed(t.as_str()),
             );
-            txn.execute(&text, values).await.map_err(|e| SinkError::statement(action(), e))?;
+            txn.execute(&text, values).await.map_err(|e| {
+                SinkError::statement(format!("{} ({})", action(), rows_label(n, &keys)), e)
+            })?;
         }
         Ok(count)
     }
@@ -815,6 +928,13 @@ impl Sink for DatabaseSink {
 
     async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, cartage_core::Error> {
         Ok(self.commit_inner(batch).await?)
+    }
+
+    fn row_check(&self) -> Option<std::sync::Arc<dyn RowCheck>> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres | Backend::Mysql => Some(std::sync::Arc::new(self.checker())),
+        }
     }
 }
 
@@ -1006,13 +1126,24 @@ async fn copy_upsert(
     let table = schema.name.as_str();
     let data = copy::copy_text(schema, &rows)?;
     let sql = copy::CopySql::new(schema);
-    let action = || format!("upserting into table {table}");
+    // One statement writes them all: an error names the batch's key range.
+    let keys = (check::show_key(schema, &rows[0]), check::show_key(schema, &rows[rows.len() - 1]));
+    let label = rows_label(rows.len(), &keys);
+    let action = || format!("upserting into table {table} ({label})");
     txn.execute_raw(&sql.create).await.map_err(|e| SinkError::statement(action(), e))?;
     txn.copy_in(&sql.copy, data).await.map_err(|e| SinkError::statement(action(), e))?;
     txn.execute(&sql.upsert, vec![synced.clone()])
         .await
         .map_err(|e| SinkError::statement(action(), e))?;
     Ok(rows.len() as u64)
+}
+
+/// Which rows a failed statement wrote, by their keys.
+fn rows_label(n: usize, (first, last): &(String, String)) -> String {
+    match n {
+        1 => format!("the row with key {first}"),
+        _ => format!("{n} rows with keys from {first} to {last}"),
+    }
 }
 
 fn no_statements(table: &str) -> SinkError {

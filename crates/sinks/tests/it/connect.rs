@@ -77,3 +77,62 @@ async fn sqlite_error_names_the_file() {
     let e = connect_error(SinkConfig::Sqlite(SqliteConfig::new(url.clone()))).await;
     assert!(e.to_string().starts_with(&format!("sink error: cannot connect to {url}: ")), "{e}");
 }
+
+/// Passwords holding each character a URL reserves, literally or
+/// percent-encoded; each ends in `x9-secret`, which no message may show.
+const AWKWARD_PASSWORDS: &[&str] = &[
+    "Zq/x9-secret",
+    "Zq?x9-secret",
+    "Zq#x9-secret",
+    "Zq@x9-secret",
+    "Zq:x9-secret",
+    "Zq%40x9-secret",
+    "Zq%2Fx9-secret",
+    "Zq%3F%23%3Ax9-secret",
+];
+
+fn assert_hidden(e: &cartage_core::Error, url: &str, shown: &str) {
+    let text = e.to_string();
+    for shown_text in [text.clone(), format!("{e:?}")] {
+        assert!(!shown_text.contains("x9-secret"), "the password of {url} leaked: {shown_text}");
+        assert!(!shown_text.contains("Zq"), "part of the password of {url} leaked: {shown_text}");
+    }
+    assert!(text.contains(shown), "{text} does not name {shown}");
+    assert!(!text.contains('\n'), "not one line: {text}");
+}
+
+/// Regression: a literal `/`, `?` or `#` in a password ended the URL's
+/// authority early in the redaction, and the rest of the password was shown.
+#[tokio::test]
+async fn postgres_error_hides_a_password_whatever_characters_it_holds() {
+    let db = TestDatabase::postgres().await;
+    let (scheme, host) = split_url(db.url());
+    for secret in AWKWARD_PASSWORDS {
+        let url = format!("{scheme}postgres:{secret}@{host}/cartage_no_such_database");
+        let e = connect_error(SinkConfig::Postgres(PostgresConfig::new(url.clone()))).await;
+        assert_hidden(&e, &url, &format!("cannot connect to {scheme}postgres:***@{host}/"));
+        let url = format!("{scheme}postgres@{host}/cartage_no_such_database?password={secret}");
+        let e = connect_error(SinkConfig::Postgres(PostgresConfig::new(url.clone()))).await;
+        assert_hidden(&e, &url, "password=***");
+    }
+}
+
+#[tokio::test]
+async fn mysql_error_hides_a_password_whatever_characters_it_holds() {
+    let db = TestDatabase::mysql().await;
+    let (scheme, host) = split_url(db.url());
+    for secret in AWKWARD_PASSWORDS {
+        let url = format!("{scheme}cartage_nobody:{secret}@{host}/test");
+        let e = connect_error(SinkConfig::Mysql(MysqlConfig::new(url.clone()))).await;
+        assert_hidden(&e, &url, &format!("cannot connect to {scheme}cartage_nobody:***@{host}/"));
+    }
+}
+
+#[tokio::test]
+async fn a_loopback_server_without_sslmode_connects_without_tls() {
+    // The local test servers offer no TLS: requiring it would fail here.
+    for db in [TestDatabase::postgres().await, TestDatabase::mysql().await] {
+        assert!(!db.url().contains("ssl"), "{}", db.url());
+        db.config().build().await.unwrap_or_else(|e| panic!("connecting to {}: {e}", db.url()));
+    }
+}

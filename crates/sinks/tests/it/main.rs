@@ -9,5 +9,6 @@ mod commit;
 mod connect;
 mod files;
 mod prepare;
+mod refused;
 mod snapshot;
 mod values;

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use std::time::{Duration, Instant};
+
 use cartage_core::{Column, ColumnType, ErrorKind, Row, SharedSchema, Sink, TableSchema, Value};
 use cartage_sinks::Backend;
+use cartage_sinks::config::{MysqlConfig, PostgresConfig};
 use cartage_sinks::testing::{TestDatabase, TestSink};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
 use crate::support::*;
 use crate::{all_backends, all_sinks};
@@ -111,9 +114,13 @@ async fn a_changed_column_type_is_refused_before_anything_changes(db: TestDataba
         .await
         .expect_err("text -> decimal");
     assert_eq!(e.kind(), ErrorKind::Config, "exit code 2: fix the mapping or migrate");
+    // MySQL's TEXT stops at 64 KiB: text columns are LONGTEXT there.
+    let stored_text = if db.backend() == Backend::Mysql { "LONGTEXT" } else { "TEXT" };
     assert_eq!(
         e.message(),
-        "table orders column channel is stored as TEXT but the mapping now makes it decimal: migrate it (ALTER TABLE orders DROP COLUMN channel; the next run adds it as decimal and reads the stream again to fill it), or rename the column in the mapping"
+        format!(
+            "table orders column channel is stored as {stored_text} but the mapping now makes it decimal: migrate it (ALTER TABLE orders DROP COLUMN channel; the next run adds it as decimal and reads the stream again to fill it), or rename the column in the mapping"
+        )
     );
     assert!(sink.read_table(&notes, TENANT).await.is_err(), "order_notes was not created");
     assert_eq!(data(&sink, &text).await, vec![row]);
@@ -193,4 +200,67 @@ async fn sqlite_tables_from_before_declared_text_types_are_accepted() {
         ),
         "{e}"
     );
+}
+
+/// `orders` with one more column, so `prepare` must alter the table.
+fn orders_with_text_channel() -> cartage_core::SharedSchema {
+    orders_with_channel(ColumnType::Text)
+}
+
+/// Regression: an `ALTER TABLE` queued behind a long report waited without
+/// end, and the readers queued behind it with it.
+async fn a_schema_change_behind_a_long_query_fails_clearly(
+    db: TestDatabase,
+    lock: &str,
+    sink: cartage_sinks::DatabaseSink,
+) {
+    prepared(&db).await;
+    // A reporting tool's open transaction that read the table.
+    let reader = Database::connect(db.url()).await.expect("a second connection");
+    let report = reader.begin().await.expect("begin");
+    report.execute_unprepared(lock).await.expect("the report reads orders");
+
+    let mut sink = sink;
+    let started = Instant::now();
+    let limit = Duration::from_secs(10);
+    let result =
+        tokio::time::timeout(limit, sink.prepare(&[orders_with_text_channel()], false)).await;
+    let waited = started.elapsed();
+    // End the report before asserting: a panic with the report open would
+    // leave the test database's drop waiting on its lock.
+    report.rollback().await.expect("the report ends");
+    reader.close().await.expect("closing the second connection");
+    let e = result.expect("prepare gave up waiting within seconds").expect_err("the table is held");
+    assert!(waited < Duration::from_secs(5), "waited {waited:?} for the lock");
+    assert_eq!(e.kind(), ErrorKind::Transient, "{e}");
+    assert!(
+        e.to_string().contains(
+            "adding column channel to table orders: no lock on table orders was obtained within 1 s (lock timeout): another session holds a conflicting lock"
+        ),
+        "{e}"
+    );
+    // Once the report ends, the change goes through.
+    sink.prepare(&[orders_with_text_channel()], false).await.expect("prepare after the report");
+}
+
+#[tokio::test]
+async fn postgres_schema_change_behind_a_long_query_fails_clearly() {
+    let db = TestDatabase::postgres().await;
+    let config = PostgresConfig { lock_timeout_secs: 1, ..PostgresConfig::new(db.url()) };
+    let sink = config.connect().await.expect("connect");
+    a_schema_change_behind_a_long_query_fails_clearly(
+        db,
+        "LOCK TABLE orders IN ACCESS SHARE MODE",
+        sink,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_schema_change_behind_a_long_query_fails_clearly() {
+    let db = TestDatabase::mysql().await;
+    let config = MysqlConfig { lock_timeout_secs: 1, ..MysqlConfig::new(db.url()) };
+    let sink = config.connect().await.expect("connect");
+    a_schema_change_behind_a_long_query_fails_clearly(db, "SELECT COUNT(*) FROM orders", sink)
+        .await;
 }

@@ -355,7 +355,9 @@ async fn a_failed_snapshot_batch_keeps_what_was_staged_before(db: TestDatabase) 
         .expect_err("a NULL in a NOT NULL column");
     assert_eq!(e.kind(), ErrorKind::Sink, "{e}");
     assert!(
-        e.to_string().starts_with("sink error: staging rows of table inventory_levels: "),
+        e.to_string().starts_with(
+            "sink error: staging rows of table inventory_levels (2 rows with keys from ("
+        ),
         "{e}"
     );
     assert_eq!(sink.read_state(TENANT, STREAM).await.expect("state"), Some(state(1)));
