@@ -1,6 +1,7 @@
 //! End-to-end tests: the `cartage` process against the Centra simulator over
 //! HTTP, into real databases, compared row for row with the simulator's truth.
 
+mod all_sinks;
 mod backfill;
 mod churn;
 mod crash;

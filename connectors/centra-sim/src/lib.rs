@@ -82,6 +82,10 @@ pub struct SimConfig {
     pub product_sizes: Option<usize>,
     /// How `DateRange` filter bounds with an offset are read.
     pub date_filter: dates::DateFilterReading,
+    /// When set, simulated time moves only by `advance_clock`, not with the
+    /// wall clock: two simulators given the same calls then serve the same
+    /// data, timestamps included (tests that compare sinks rely on it).
+    pub frozen_clock: bool,
 }
 
 impl Default for SimConfig {
@@ -103,6 +107,7 @@ impl Default for SimConfig {
             purchase_orders: 30,
             product_sizes: None,
             date_filter: dates::DateFilterReading::default(),
+            frozen_clock: false,
         }
     }
 }
@@ -143,6 +148,8 @@ pub(crate) struct Counters {
 pub(crate) struct Clock {
     start: Instant,
     advanced_secs: i64,
+    /// Wall-clock time does not count (see [`SimConfig::frozen_clock`]).
+    frozen: bool,
 }
 
 pub(crate) struct Inner {
@@ -178,6 +185,7 @@ impl Simulator {
     /// An unknown profile name falls back to `plain` (the CLI rejects it first).
     pub fn new(config: SimConfig) -> Self {
         let world = state::World::new(&config);
+        let frozen = config.frozen_clock;
         let schema = Schema::parse_and_validate(SCHEMA_SDL, "schema.graphql")
             // The SDL is compiled in and covered by tests; it always validates.
             .unwrap_or_else(|e| panic!("the embedded schema does not validate: {}", e.errors));
@@ -190,7 +198,7 @@ impl Simulator {
                 limiter: ratelimit::RateLimiter::new(config.tier),
                 config,
                 world: RwLock::new(world),
-                clock: Mutex::new(Clock { start: Instant::now(), advanced_secs: 0 }),
+                clock: Mutex::new(Clock { start: Instant::now(), advanced_secs: 0, frozen }),
                 events: events::EventStore::new(),
                 tokens,
                 schema,
@@ -210,7 +218,8 @@ impl Simulator {
     /// in whole seconds.
     pub fn now(&self) -> DateTime<Utc> {
         let c = lock(&self.inner.clock);
-        data::ts(data::EPOCH_BASE_UNIX + c.start.elapsed().as_secs() as i64 + c.advanced_secs)
+        let elapsed = if c.frozen { 0 } else { c.start.elapsed().as_secs() as i64 };
+        data::ts(data::EPOCH_BASE_UNIX + elapsed + c.advanced_secs)
     }
 
     pub(crate) fn advance(&self, seconds: i64) -> DateTime<Utc> {
