@@ -33,7 +33,7 @@ use tracing::debug;
 
 use crate::config::{SessionSettings, redact_url, scrub, tls_required};
 
-mod check;
+pub(crate) mod check;
 mod copy;
 pub(crate) mod dialect;
 mod exec;

@@ -52,7 +52,7 @@ use crate::error::SinkError;
 mod commit;
 mod config;
 mod encode;
-mod format;
+pub(crate) mod format;
 mod index;
 mod layout;
 
@@ -226,6 +226,42 @@ impl Sink for FilesSink {
 
     async fn commit(&mut self, batch: CommitBatch) -> Result<CommitStats, cartage_core::Error> {
         Ok(self.commit_inner(batch).await?)
+    }
+
+    fn row_check(&self) -> Option<std::sync::Arc<dyn cartage_core::RowCheck>> {
+        match self.format {
+            FileFormat::Parquet => Some(std::sync::Arc::new(ParquetCheck)),
+            // Text formats write every value exactly as it is.
+            FileFormat::Jsonl | FileFormat::Csv => None,
+        }
+    }
+}
+
+/// What Parquet files cannot hold: a decimal beyond `DECIMAL(38,12)` (more
+/// than 12 digits after the point, or 26 before it). Refused per row, so
+/// the mapping's `on_error` decides, never rounded.
+struct ParquetCheck;
+
+impl cartage_core::RowCheck for ParquetCheck {
+    fn check(&self, schema: &TableSchema, row: &cartage_core::Row) -> Result<(), String> {
+        for (value, column) in row.0.iter().zip(&schema.columns) {
+            if let cartage_core::Value::Decimal(d) = value
+                && format::parquet::decimal_to_i128(*d).is_none()
+            {
+                return Err(format!(
+                    "table {}, column {}, key {}: decimal {} does not fit the Parquet column's DECIMAL({},{}) ({} digits after the point at most, {} before it)",
+                    schema.name,
+                    column.name,
+                    crate::database::check::show_key(schema, row),
+                    d.normalize(),
+                    crate::DECIMAL_PRECISION,
+                    crate::DECIMAL_SCALE,
+                    crate::DECIMAL_SCALE,
+                    crate::DECIMAL_PRECISION as i8 - crate::DECIMAL_SCALE,
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,15 +1,17 @@
-//! The file sink, in each format, against the SQLite database sink: every
-//! scenario commits the same batches to both, compares the commit stats,
-//! and compares `files::read_table` with `DatabaseSink::read_table` (the
-//! contract the cross-sink conformance suite relies on). Each scenario also
-//! states what it expects, so a bug shared by both sinks fails too.
+//! What only the file sink does, in each format, against the SQLite
+//! database sink: every scenario commits the same batches to both, compares
+//! the commit stats, and compares `files::read_table` with
+//! `DatabaseSink::read_table` (the contract the cross-sink conformance
+//! suite relies on). Each scenario also states what it expects, so a bug
+//! shared by both sinks fails too. The scenarios every sink shares (upserts,
+//! duplicates, children, deletions, snapshots, tenants) are the conformance
+//! suite's (`commit.rs`, `snapshot.rs`), which runs them on the file sink too.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use cartage_core::{
-    Column, ColumnType, CommitBatch, CommitStats, ErrorKind, Row, SharedSchema, Sink, SnapshotPart,
-    StreamState, TableDeletes, TableRows, TableSchema, Value,
+    CommitBatch, CommitStats, ErrorKind, Row, SharedSchema, Sink, StreamState, TableDeletes,
+    TableSchema, Value,
 };
 use cartage_sinks::files::{self, FilesSink};
 use cartage_sinks::testing::TestDatabase;
@@ -44,20 +46,12 @@ macro_rules! all_formats {
 }
 
 all_formats!(
-    upsert_updates_rows_instead_of_duplicating_them,
-    duplicates_within_a_batch_keep_the_last_row,
-    children_missing_from_the_batch_are_marked_deleted,
-    rows_the_source_deleted_are_marked_with_their_children,
     a_row_deleted_and_written_again_is_live_again,
     values_read_back_exactly,
     a_batch_larger_than_a_row_group_is_written_whole,
-    a_snapshot_is_invisible_until_its_last_batch_then_complete,
-    rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tables,
-    an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak,
     state_round_trips_across_a_restart,
     files_of_a_batch_whose_state_never_committed_are_deleted_on_open,
     a_failed_commit_leaves_no_file_and_no_state,
-    tenants_sharing_a_table_do_not_affect_each_other,
 );
 
 /// The same commits into an SQLite database and a file sink.
@@ -148,179 +142,6 @@ fn deleted(stored: &[StoredRow]) -> Vec<Option<DateTime<Utc>>> {
 
 fn orders(ids: &[&str]) -> Vec<Row> {
     ids.iter().map(|id| order(id, id.parse().expect("numeric id"), "new", "1.00")).collect()
-}
-
-async fn upsert_updates_rows_instead_of_duplicating_them(format: FileFormat) {
-    let mut twin = Twin::new(format, &[orders_schema(), lines_schema()], false).await;
-    let (t1, t2) = (ts(1_700_000_000, 0), ts(1_700_000_100, 500));
-    twin.commit(batch(
-        vec![(orders_schema(), vec![order("1", 1, "new", "10.00"), order("2", 2, "new", "20.00")])],
-        1,
-        t1,
-    ))
-    .await;
-    twin.commit(batch(
-        vec![(
-            orders_schema(),
-            vec![order("2", 2, "shipped", "21.00"), order("3", 3, "new", "3.00")],
-        )],
-        2,
-        t2,
-    ))
-    .await;
-    let stored = twin.table(&orders_schema()).await;
-    let got: Vec<(Row, _)> = stored.iter().map(|r| (r.row.clone(), r.synced_at)).collect();
-    assert_eq!(
-        got,
-        vec![
-            (order("1", 1, "new", "10.00"), t1),
-            (order("2", 2, "shipped", "21.00"), t2),
-            (order("3", 3, "new", "3.00"), t2),
-        ]
-    );
-    assert_eq!(twin.state(TENANT, "orders").await, Some(state(2)));
-    let ext = format.extension();
-    assert_eq!(
-        names_in(&twin.table_dir("orders")),
-        vec![format!("000000000001-orders.{ext}"), format!("000000000002-orders.{ext}")],
-        "one file per batch, named in commit order, no temporary file left"
-    );
-}
-
-async fn duplicates_within_a_batch_keep_the_last_row(format: FileFormat) {
-    let mut twin = Twin::new(format, &[orders_schema(), lines_schema()], false).await;
-    let stats = twin
-        .commit(batch(
-            vec![
-                (
-                    orders_schema(),
-                    vec![
-                        order("1", 1, "new", "10.00"),
-                        order("2", 2, "new", "20.00"),
-                        order("1", 1, "paid", "11.00"),
-                        order("1", 1, "shipped", "12.00"),
-                    ],
-                ),
-                (lines_schema(), vec![line("1", 1, "A", 1), line("1", 1, "B", 2)]),
-            ],
-            1,
-            ts(1_700_000_000, 0),
-        ))
-        .await;
-    assert_eq!(stats.rows, vec![("orders".to_string(), 2), ("order_lines".to_string(), 1)]);
-    let rows: Vec<Row> = twin.table(&orders_schema()).await.into_iter().map(|r| r.row).collect();
-    assert_eq!(rows, vec![order("1", 1, "shipped", "12.00"), order("2", 2, "new", "20.00")]);
-    let lines: Vec<Row> = twin.table(&lines_schema()).await.into_iter().map(|r| r.row).collect();
-    assert_eq!(lines, vec![line("1", 1, "B", 2)]);
-}
-
-async fn children_missing_from_the_batch_are_marked_deleted(format: FileFormat) {
-    let mut twin = Twin::new(format, &[orders_schema(), lines_schema()], false).await;
-    let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
-    twin.commit(batch(
-        vec![
-            (orders_schema(), orders(&["1", "2", "3"])),
-            (
-                lines_schema(),
-                vec![
-                    line("1", 1, "A", 1),
-                    line("1", 2, "B", 1),
-                    line("1", 3, "C", 1),
-                    line("2", 1, "D", 1),
-                    line("3", 1, "E", 1),
-                ],
-            ),
-        ],
-        1,
-        t1,
-    ))
-    .await;
-    // Order 1 lost line 2; order 3 lost all its lines; order 2 is not in the
-    // batch, so its lines stay.
-    twin.commit(batch(
-        vec![
-            (orders_schema(), orders(&["1", "3"])),
-            (lines_schema(), vec![line("1", 1, "A", 2), line("1", 3, "C", 1)]),
-        ],
-        2,
-        t2,
-    ))
-    .await;
-    let stored = twin.table(&lines_schema()).await;
-    assert_eq!(deleted(&stored), vec![None, Some(t2), None, None, Some(t2)]);
-    // A deleted row keeps its last values and the time it was last written.
-    assert_eq!((&stored[1].row, stored[1].synced_at), (&line("1", 2, "B", 1), t1));
-
-    // Line 2 comes back, line 3 goes; line 1 of order 3 keeps the time it
-    // was first deleted at. Only the child table is in this batch.
-    twin.commit(batch(
-        vec![(lines_schema(), vec![line("1", 1, "A", 2), line("1", 2, "B", 5)])],
-        3,
-        t3,
-    ))
-    .await;
-    let stored = twin.table(&lines_schema()).await;
-    assert_eq!(deleted(&stored), vec![None, None, Some(t3), None, Some(t2)]);
-    assert_eq!(stored[1].row, line("1", 2, "B", 5));
-}
-
-/// A batch of `orders` and `order_lines` without rows, deleting the orders
-/// of `numbers`.
-fn deleting(numbers: &[i64], cursor: i64, at: DateTime<Utc>) -> CommitBatch {
-    let mut b = batch(vec![(orders_schema(), vec![]), (lines_schema(), vec![])], cursor, at);
-    b.deleted = vec![TableDeletes {
-        schema: orders_schema(),
-        column: "order_number".into(),
-        values: numbers.iter().map(|n| Value::Int(*n)).collect(),
-    }];
-    b
-}
-
-async fn rows_the_source_deleted_are_marked_with_their_children(format: FileFormat) {
-    let mut twin = Twin::new(format, &[orders_schema(), lines_schema()], false).await;
-    let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
-    twin.commit(batch(
-        vec![
-            (
-                orders_schema(),
-                vec![
-                    order("a", 1, "new", "1.00"),
-                    order("b", 2, "new", "1.00"),
-                    order("c", 3, "new", "1.00"),
-                ],
-            ),
-            (
-                lines_schema(),
-                vec![
-                    line("a", 1, "A", 1),
-                    line("a", 2, "B", 1),
-                    line("b", 1, "C", 1),
-                    line("c", 1, "D", 1),
-                ],
-            ),
-        ],
-        1,
-        t1,
-    ))
-    .await;
-    // Deleted by order number (a non-key column); 9 names nothing.
-    let stats = twin.commit(deleting(&[1, 3, 9], 2, t2)).await;
-    assert_eq!(stats.deleted, vec![("order_lines".into(), 3), ("orders".into(), 2)]);
-    assert_eq!(deleted(&twin.table(&orders_schema()).await), vec![Some(t2), None, Some(t2)]);
-    assert_eq!(
-        deleted(&twin.table(&lines_schema()).await),
-        vec![Some(t2), Some(t2), None, Some(t2)]
-    );
-    // A repeated deletion changes nothing; another tenant's order with the
-    // same number is not touched.
-    let stats = twin.commit(deleting(&[1], 3, t3)).await;
-    assert_eq!(stats.deleted, vec![("order_lines".into(), 0), ("orders".into(), 0)]);
-    let mut other = deleting(&[2], 4, t3);
-    other.tenant = "someone-else".into();
-    twin.commit(other).await;
-    assert_eq!(deleted(&twin.table(&orders_schema()).await), vec![Some(t2), None, Some(t2)]);
-    assert_eq!(twin.state(TENANT, "orders").await, Some(state(3)));
-    assert_eq!(twin.state("someone-else", "orders").await, Some(state(4)));
 }
 
 async fn a_row_deleted_and_written_again_is_live_again(format: FileFormat) {
@@ -426,240 +247,6 @@ async fn a_batch_larger_than_a_row_group_is_written_whole(format: FileFormat) {
         use parquet::file::reader::FileReader;
         assert_eq!(reader.metadata().num_row_groups(), 90, "row groups of 100 rows");
     }
-}
-
-// --- snapshots ---
-
-const STREAM: &str = "inventory";
-
-fn inventory_schema() -> SharedSchema {
-    Arc::new(TableSchema {
-        name: "inventory_levels".into(),
-        columns: vec![
-            Column::new("tenant", ColumnType::Text, false),
-            Column::new("warehouse", ColumnType::Text, false),
-            Column::new("size_id", ColumnType::Int, false),
-            Column::new("available", ColumnType::Int, true),
-        ],
-        primary_key: vec!["tenant".into(), "warehouse".into(), "size_id".into()],
-        parent_key: None,
-    })
-}
-
-fn deliveries_schema() -> SharedSchema {
-    Arc::new(TableSchema {
-        name: "indeliveries".into(),
-        columns: vec![
-            Column::new("tenant", ColumnType::Text, false),
-            Column::new("delivery_id", ColumnType::Int, false),
-            Column::new("status", ColumnType::Text, true),
-        ],
-        primary_key: vec!["tenant".into(), "delivery_id".into()],
-        parent_key: None,
-    })
-}
-
-fn delivery_lines_schema() -> SharedSchema {
-    Arc::new(TableSchema {
-        name: "indelivery_lines".into(),
-        columns: vec![
-            Column::new("tenant", ColumnType::Text, false),
-            Column::new("delivery_id", ColumnType::Int, false),
-            Column::new("line_id", ColumnType::Int, false),
-            Column::new("quantity", ColumnType::Int, false),
-        ],
-        primary_key: vec!["tenant".into(), "delivery_id".into(), "line_id".into()],
-        parent_key: Some(vec!["tenant".into(), "delivery_id".into()]),
-    })
-}
-
-fn stock(wh: &str, size: i64, available: i64) -> Row {
-    Row(vec![
-        Value::Text(TENANT.into()),
-        Value::Text(wh.into()),
-        Value::Int(size),
-        Value::Int(available),
-    ])
-}
-
-fn delivery(id: i64, status: &str) -> Row {
-    Row(vec![Value::Text(TENANT.into()), Value::Int(id), Value::Text(status.into())])
-}
-
-fn delivery_line(id: i64, line: i64, quantity: i64) -> Row {
-    Row(vec![Value::Text(TENANT.into()), Value::Int(id), Value::Int(line), Value::Int(quantity)])
-}
-
-fn snapshot_batch(
-    tables: Vec<(SharedSchema, Vec<Row>)>,
-    part: Option<SnapshotPart>,
-    cursor: i64,
-    at: DateTime<Utc>,
-) -> CommitBatch {
-    CommitBatch {
-        tenant: TENANT.into(),
-        stream: STREAM.into(),
-        tables: tables.into_iter().map(|(schema, rows)| TableRows { schema, rows }).collect(),
-        deleted: Vec::new(),
-        state: StreamState(serde_json::json!({ "page": cursor })),
-        synced_at: at,
-        snapshot: part,
-    }
-}
-
-fn stock_part(part: SnapshotPart, rows: Vec<Row>, cursor: i64, at: DateTime<Utc>) -> CommitBatch {
-    snapshot_batch(vec![(inventory_schema(), rows)], Some(part), cursor, at)
-}
-
-fn view(stored: Vec<StoredRow>) -> Vec<(Row, DateTime<Utc>, Option<DateTime<Utc>>)> {
-    stored.into_iter().map(|r| (r.row, r.synced_at, r.deleted_at)).collect()
-}
-
-async fn a_snapshot_is_invisible_until_its_last_batch_then_complete(format: FileFormat) {
-    let mut twin = Twin::new(format, &[inventory_schema()], true).await;
-    let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
-    twin.commit(stock_part(SnapshotPart::FIRST, vec![stock("A", 1, 5), stock("A", 2, 0)], 1, t1))
-        .await;
-    twin.commit(stock_part(SnapshotPart::MIDDLE, vec![stock("B", 1, 7)], 2, t2)).await;
-    assert!(twin.table(&inventory_schema()).await.is_empty(), "staged rows are not visible");
-    assert!(names_in(&twin.table_dir("inventory_levels")).is_empty(), "no file before the last");
-    assert!(twin.state(TENANT, STREAM).await.is_some());
-    twin.commit(stock_part(SnapshotPart::LAST, vec![stock("A", 2, 3), stock("C", 9, 1)], 3, t3))
-        .await;
-    assert_eq!(
-        view(twin.table(&inventory_schema()).await),
-        vec![
-            (stock("A", 1, 5), t3, None),
-            (stock("A", 2, 3), t3, None),
-            (stock("B", 1, 7), t3, None),
-            (stock("C", 9, 1), t3, None),
-        ]
-    );
-    // A row that leaves and comes back in a later snapshot.
-    let whole = |rows, cursor, at| stock_part(SnapshotPart::WHOLE, rows, cursor, at);
-    let t4 = ts(1_700_000_004, 0);
-    let stats = twin.commit(whole(vec![stock("A", 1, 5)], 4, t4)).await;
-    assert_eq!(stats.deleted, vec![("inventory_levels".to_string(), 3)]);
-    let t5 = ts(1_700_000_005, 0);
-    twin.commit(whole(vec![stock("A", 1, 5), stock("C", 9, 2)], 5, t5)).await;
-    assert_eq!(
-        deleted(&twin.table(&inventory_schema()).await),
-        vec![None, Some(t4), Some(t4), None]
-    );
-    // An empty snapshot deletes everything.
-    let t6 = ts(1_700_000_006, 0);
-    twin.commit(whole(vec![], 6, t6)).await;
-    assert_eq!(
-        deleted(&twin.table(&inventory_schema()).await),
-        vec![Some(t6), Some(t4), Some(t4), Some(t6)]
-    );
-}
-
-async fn rows_missing_from_a_snapshot_are_marked_deleted_in_parent_and_child_tables(
-    format: FileFormat,
-) {
-    let tables = [deliveries_schema(), delivery_lines_schema()];
-    let mut twin = Twin::new(format, &tables, true).await;
-    let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
-    let deliveries = |part, parents: Vec<Row>, lines: Vec<Row>, cursor, at| {
-        snapshot_batch(
-            vec![(deliveries_schema(), parents), (delivery_lines_schema(), lines)],
-            Some(part),
-            cursor,
-            at,
-        )
-    };
-    twin.commit(deliveries(
-        SnapshotPart::WHOLE,
-        vec![delivery(1, "open"), delivery(2, "open"), delivery(3, "open")],
-        vec![
-            delivery_line(1, 1, 10),
-            delivery_line(1, 2, 20),
-            delivery_line(2, 1, 30),
-            delivery_line(3, 1, 40),
-        ],
-        1,
-        t1,
-    ))
-    .await;
-    twin.commit(deliveries(
-        SnapshotPart::FIRST,
-        vec![delivery(1, "received")],
-        vec![delivery_line(1, 1, 11)],
-        2,
-        t2,
-    ))
-    .await;
-    let stats = twin
-        .commit(deliveries(
-            SnapshotPart::LAST,
-            vec![delivery(3, "open")],
-            vec![delivery_line(1, 3, 33), delivery_line(3, 1, 40)],
-            3,
-            t2,
-        ))
-        .await;
-    assert_eq!(
-        stats.deleted,
-        vec![("indeliveries".to_string(), 1), ("indelivery_lines".to_string(), 2)]
-    );
-    assert_eq!(
-        view(twin.table(&delivery_lines_schema()).await),
-        vec![
-            (delivery_line(1, 1, 11), t2, None),
-            (delivery_line(1, 2, 20), t1, Some(t2)),
-            (delivery_line(1, 3, 33), t2, None),
-            (delivery_line(2, 1, 30), t1, Some(t2)),
-            (delivery_line(3, 1, 40), t2, None),
-        ]
-    );
-    twin.table(&deliveries_schema()).await;
-    // An ordinary batch between snapshots applies the parent rule.
-    let t3 = ts(1_700_000_003, 0);
-    twin.commit(snapshot_batch(
-        vec![(deliveries_schema(), vec![delivery(1, "closed")]), (delivery_lines_schema(), vec![])],
-        None,
-        4,
-        t3,
-    ))
-    .await;
-    assert_eq!(
-        deleted(&twin.table(&delivery_lines_schema()).await),
-        vec![Some(t3), Some(t2), Some(t3), Some(t2), None]
-    );
-}
-
-async fn an_abandoned_snapshot_changes_nothing_and_its_rows_do_not_leak(format: FileFormat) {
-    let mut twin = Twin::new(format, &[inventory_schema()], true).await;
-    let (t1, t2, t3) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0), ts(1_700_000_003, 0));
-    twin.commit(stock_part(
-        SnapshotPart::WHOLE,
-        vec![stock("A", 1, 5), stock("A", 2, 6), stock("A", 3, 7)],
-        1,
-        t1,
-    ))
-    .await;
-    let before = twin.table(&inventory_schema()).await;
-    let files_before = names_in(&twin.table_dir("inventory_levels"));
-    twin.commit(stock_part(SnapshotPart::FIRST, vec![stock("A", 1, 0), stock("X", 1, 1)], 2, t2))
-        .await;
-    twin.commit(stock_part(SnapshotPart::MIDDLE, vec![stock("Y", 1, 1)], 3, t2)).await;
-    assert_eq!(twin.table(&inventory_schema()).await, before, "nothing visible changed");
-    assert_eq!(names_in(&twin.table_dir("inventory_levels")), files_before, "no new file");
-
-    // The next run starts a new snapshot.
-    twin.restart().await;
-    twin.commit(stock_part(SnapshotPart::FIRST, vec![stock("A", 1, 4)], 4, t3)).await;
-    twin.commit(stock_part(SnapshotPart::LAST, vec![stock("A", 2, 6)], 5, t3)).await;
-    assert_eq!(
-        view(twin.table(&inventory_schema()).await),
-        vec![
-            (stock("A", 1, 4), t3, None),
-            (stock("A", 2, 6), t3, None),
-            (stock("A", 3, 7), t1, Some(t3)),
-        ],
-        "X and Y, staged by the abandoned snapshot, never appear"
-    );
 }
 
 async fn state_round_trips_across_a_restart(format: FileFormat) {
@@ -785,32 +372,6 @@ async fn a_failed_commit_leaves_no_file_and_no_state(format: FileFormat) {
     twin.table(&orders_schema()).await;
 }
 
-async fn tenants_sharing_a_table_do_not_affect_each_other(format: FileFormat) {
-    let mut twin = Twin::new(format, &[inventory_schema()], true).await;
-    let (t1, t2) = (ts(1_700_000_001, 0), ts(1_700_000_002, 0));
-    let of = |tenant: &str, rows: Vec<Row>, part, cursor, at| {
-        let mut b = stock_part(part, rows, cursor, at);
-        b.tenant = tenant.into();
-        b
-    };
-    let globex = |wh: &str, size, available| {
-        let mut r = stock(wh, size, available);
-        r.0[0] = Value::Text("globex".into());
-        r
-    };
-    twin.commit(of(TENANT, vec![stock("A", 1, 5), stock("A", 2, 6)], SnapshotPart::WHOLE, 1, t1))
-        .await;
-    twin.commit(of("globex", vec![globex("A", 1, 9)], SnapshotPart::WHOLE, 1, t1)).await;
-    // globex's next snapshot is abandoned half-way; acme's completes.
-    twin.commit(of("globex", vec![globex("Z", 1, 1)], SnapshotPart::FIRST, 2, t2)).await;
-    twin.commit(of(TENANT, vec![stock("A", 2, 7)], SnapshotPart::WHOLE, 2, t2)).await;
-    assert_eq!(deleted(&twin.table(&inventory_schema()).await), vec![Some(t2), None]);
-    assert_eq!(
-        view(twin.table_of(&inventory_schema(), "globex").await),
-        vec![(globex("A", 1, 9), t1, None)]
-    );
-}
-
 // --- format-specific checks, outside the matrix ---
 
 #[tokio::test]
@@ -880,6 +441,30 @@ async fn a_decimal_that_does_not_fit_parquet_is_an_error_naming_it() {
     );
     assert_eq!(sink.read_state(TENANT, "orders").await.expect("state"), None);
     assert!(names_in(&dir.path().join(TENANT).join("orders")).is_empty(), "no file left");
+}
+
+/// The same value is refused per row before the commit (the mapping's
+/// `on_error` then decides); trailing zeros are not digits lost.
+#[tokio::test]
+async fn parquet_row_check_refuses_what_the_file_cannot_hold() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let sink = FilesConfig::new(dir.path(), FileFormat::Parquet).open().await.expect("open");
+    let check = sink.row_check().expect("Parquet has a row check");
+    let schema = orders_schema();
+    assert_eq!(
+        check.check(&schema, &order("1", 1, "new", "0.0000000000001")),
+        Err(format!(
+            "table orders, column total_gross, key (\"{TENANT}\", \"1\"): decimal 0.0000000000001 does not fit the Parquet column's DECIMAL(38,12) (12 digits after the point at most, 26 before it)"
+        ))
+    );
+    let big = "1".repeat(27);
+    assert!(check.check(&schema, &order("2", 2, "new", &big)).is_err(), "27 integer digits");
+    assert_eq!(check.check(&schema, &order("3", 3, "new", "1.500000000000000")), Ok(()));
+    assert_eq!(check.check(&schema, &order("4", 4, "new", &"9".repeat(26))), Ok(()));
+    for format in [FileFormat::Jsonl, FileFormat::Csv] {
+        let sink = FilesConfig::new(dir.path(), format).open().await.expect("open");
+        assert!(sink.row_check().is_none(), "{format:?} writes every decimal exactly");
+    }
 }
 
 #[tokio::test]
