@@ -126,7 +126,8 @@ fn bench_sinks(root: &Path, all: bool) -> Result<()> {
             Ok(elements / (median_ns / 1e9))
         };
         let sink = rows_per_s("sink")?;
-        let base = rows_per_s("baseline")?;
+        // JSONL and CSV have no baseline.
+        let base = rows_per_s("baseline").ok();
         let backend = name.trim_start_matches("sinks_");
         let what = match backend {
             "sqlite" => "prepared multi-row INSERT (rusqlite)",
@@ -135,7 +136,12 @@ fn bench_sinks(root: &Path, all: bool) -> Result<()> {
             "parquet" => "arrow ArrowWriter alone",
             _ => "baseline",
         };
-        println!("| {backend} | {sink:.0} | {what} | {base:.0} | {:.2} |", sink / base);
+        match base {
+            Some(base) => {
+                println!("| {backend} | {sink:.0} | {what} | {base:.0} | {:.2} |", sink / base)
+            }
+            None => println!("| {backend} | {sink:.0} | none | | |"),
+        }
     }
     Ok(())
 }

@@ -7,6 +7,10 @@
 //! - PostgreSQL: `COPY ... FROM STDIN` (text format) per table, one
 //!   transaction per batch.
 //! - MySQL/MariaDB: multi-row `INSERT` statements, one transaction per batch.
+//! - Parquet: arrow's `ArrowWriter` alone: each table's rows of a batch
+//!   turned into Arrow arrays column by column and written to one new
+//!   Snappy-compressed file of the sink's Arrow schema; no temporary name,
+//!   fsync, rename, key index or state.
 //!
 //! Each writes into tables a [`DatabaseSink`](crate::DatabaseSink) prepared
 //! (same columns, types and keys), sets `_synced_at`, and writes the
@@ -15,6 +19,8 @@
 //! new keys.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cartage_core::{ColumnType, CommitBatch, TableSchema, Value};
 use sea_orm::sqlx::{self, Connection as _};
@@ -26,14 +32,21 @@ use crate::{DELETED_AT, STATE_TABLE, SYNCED_AT};
 /// Rows per multi-row statement (the sink's own limit).
 const ROWS_PER_STATEMENT: usize = 512;
 
-/// A baseline loader connected to one database.
+/// A baseline loader connected to one database, or writing Parquet files.
 pub enum Baseline {
     Sqlite(rusqlite::Connection),
     Postgres(sqlx::PgConnection),
     Mysql(sqlx::MySqlConnection),
+    Parquet { dir: PathBuf, files: u64 },
 }
 
 impl Baseline {
+    /// Writes each batch's tables as new Parquet files in `dir`.
+    pub fn parquet(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Baseline::Parquet { dir: dir.to_owned(), files: 0 })
+    }
+
     /// Connects to `url` (as the sink would: WAL and `synchronous=NORMAL`
     /// on SQLite, UTC on MySQL).
     pub async fn connect(backend: Backend, url: &str) -> Result<Self, String> {
@@ -67,6 +80,7 @@ impl Baseline {
             Baseline::Sqlite(c) => load_sqlite(c, batch).map_err(|e| e.to_string()),
             Baseline::Postgres(c) => load_postgres(c, batch).await.map_err(|e| e.to_string()),
             Baseline::Mysql(c) => load_mysql(c, batch).await.map_err(|e| e.to_string()),
+            Baseline::Parquet { dir, files } => load_parquet(dir, files, batch),
         }
     }
 }
@@ -249,5 +263,83 @@ async fn load_mysql(c: &mut sqlx::MySqlConnection, batch: &CommitBatch) -> sqlx:
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(n)
+}
+
+fn load_parquet(dir: &Path, files: &mut u64, batch: &CommitBatch) -> Result<u64, String> {
+    use arrow_array::{
+        ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    use crate::files::format::parquet::{arrow_schema, decimal_to_i128};
+
+    let epoch = chrono::NaiveDate::default();
+    let synced = batch.synced_at.timestamp_micros();
+    let mut n = 0;
+    for table in &batch.tables {
+        let schema = arrow_schema(&table.schema);
+        let rows = &table.rows;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (i, c) in table.schema.columns.iter().enumerate() {
+            let values = rows.iter().map(|r| &r.0[i]);
+            let array: ArrayRef = match c.ty {
+                ColumnType::Text | ColumnType::Json => {
+                    Arc::new(StringArray::from_iter(values.map(|v| match v {
+                        Value::Text(s) => Some(s.clone()),
+                        Value::Json(j) => Some(j.to_string()),
+                        _ => None,
+                    })))
+                }
+                ColumnType::Int => Arc::new(Int64Array::from_iter(values.map(|v| match v {
+                    Value::Int(x) => Some(*x),
+                    _ => None,
+                }))),
+                ColumnType::Bool => Arc::new(BooleanArray::from_iter(values.map(|v| match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => None,
+                }))),
+                ColumnType::Decimal => Arc::new(
+                    Decimal128Array::from_iter(values.map(|v| match v {
+                        Value::Decimal(d) => decimal_to_i128(*d),
+                        _ => None,
+                    }))
+                    .with_precision_and_scale(crate::DECIMAL_PRECISION, crate::DECIMAL_SCALE)
+                    .map_err(|e| e.to_string())?,
+                ),
+                ColumnType::Timestamp => Arc::new(
+                    TimestampMicrosecondArray::from_iter(values.map(|v| match v {
+                        Value::Timestamp(t) => Some(t.timestamp_micros()),
+                        _ => None,
+                    }))
+                    .with_timezone("UTC"),
+                ),
+                ColumnType::Date => Arc::new(Date32Array::from_iter(values.map(|v| match v {
+                    Value::Date(d) => Some(d.signed_duration_since(epoch).num_days() as i32),
+                    _ => None,
+                }))),
+            };
+            columns.push(array);
+        }
+        columns.push(Arc::new(
+            TimestampMicrosecondArray::from(vec![synced; rows.len()]).with_timezone("UTC"),
+        ));
+        columns.push(Arc::new(
+            TimestampMicrosecondArray::from(vec![None::<i64>; rows.len()]).with_timezone("UTC"),
+        ));
+        let record = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+        *files += 1;
+        let path = dir.join(format!("{files:012}-{}.parquet", table.schema.name));
+        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let mut writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
+        writer.write(&record).map_err(|e| e.to_string())?;
+        writer.close().map_err(|e| e.to_string())?;
+        n += rows.len() as u64;
+    }
     Ok(n)
 }

@@ -17,7 +17,7 @@ use crate::error::SinkError;
 
 mod csv;
 mod jsonl;
-mod parquet;
+pub(crate) mod parquet;
 
 /// One record of a file as read back.
 pub(crate) struct Record {
