@@ -24,7 +24,7 @@ pub enum SinkError {
         /// What was being done, naming the table, e.g. `upserting into table orders`.
         action: String,
         #[source]
-        source: DbErr,
+        source: DriverError,
     },
 
     /// A statement waited for a lock on a table longer than the session's
@@ -118,9 +118,37 @@ pub enum SinkError {
     State { tenant: String, stream: String, reason: String },
 }
 
+/// What a database driver reported: sea-orm/sqlx's error, or SQLite's
+/// through the commit path's own connection (see `database::sqlite`).
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running a SQLite call was cancelled (the runtime
+    /// is shutting down).
+    #[error("the database task was cancelled: {0}")]
+    Worker(String),
+}
+
+impl DriverError {
+    /// Whether a retry can help: see [`is_transient`].
+    fn is_transient(&self) -> bool {
+        match self {
+            DriverError::Db(e) => is_transient(e),
+            DriverError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            DriverError::Worker(_) => true,
+        }
+    }
+}
+
 impl SinkError {
-    pub(crate) fn statement(action: impl Into<String>, source: DbErr) -> Self {
-        SinkError::Statement { action: action.into(), source }
+    pub(crate) fn statement(action: impl Into<String>, source: impl Into<DriverError>) -> Self {
+        SinkError::Statement { action: action.into(), source: source.into() }
     }
 
     pub(crate) fn io(
@@ -157,7 +185,7 @@ impl SinkError {
             SinkError::InvalidUrl { .. } => ErrorKind::Config,
             SinkError::Connect { transient: true, .. } => ErrorKind::Transient,
             SinkError::Connect { .. } => ErrorKind::Sink,
-            SinkError::Statement { source, .. } if is_transient(source) => ErrorKind::Transient,
+            SinkError::Statement { source, .. } if source.is_transient() => ErrorKind::Transient,
             SinkError::Statement { .. } => ErrorKind::Sink,
             SinkError::LockTimeout { .. } => ErrorKind::Transient,
             SinkError::ValueType { .. }

@@ -304,6 +304,31 @@ fn parse_sqlite_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("timestamp {s:?}: {e}"))
 }
 
+/// What [`Backend::bind`] gives SQLite for `value` in a column of type
+/// `ty`, as a SQLite parameter borrowing the value's text: the SQLite
+/// commit path binds every value of a batch this way, without a sea-query
+/// value between. On a mismatch, the name of the value's type.
+pub(crate) fn sqlite_param(
+    ty: ColumnType,
+    value: &Value,
+) -> Result<rusqlite::types::ToSqlOutput<'_>, &'static str> {
+    use ColumnType as T;
+    use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
+    let text = |s: String| ToSqlOutput::Owned(Sql::Text(s));
+    Ok(match (ty, value) {
+        (_, Value::Null) => ToSqlOutput::Owned(Sql::Null),
+        (T::Text, Value::Text(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        (T::Int, Value::Int(i)) => ToSqlOutput::Owned(Sql::Integer(*i)),
+        (T::Bool, Value::Bool(b)) => ToSqlOutput::Owned(Sql::Integer(i64::from(*b))),
+        (T::Decimal, Value::Decimal(d)) => text(decimal_text(*d)),
+        (T::Decimal, Value::Int(i)) => text(decimal_text(Decimal::from(*i))),
+        (T::Timestamp, Value::Timestamp(t)) => text(sqlite_timestamp(*t)),
+        (T::Date, Value::Date(d)) => text(d.format("%Y-%m-%d").to_string()),
+        (T::Json, Value::Json(j)) => text(j.to_string()),
+        (_, other) => return Err(value_type_name(other)),
+    })
+}
+
 pub(crate) fn value_type_name(v: &Value) -> &'static str {
     match v.column_type() {
         Some(t) => t.name(),
@@ -315,6 +340,35 @@ pub(crate) fn value_type_name(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn sqlite_params_are_what_bind_gives_sqlite() {
+        use rusqlite::types::{ToSqlOutput, Value as Sql};
+        let t = Utc.with_ymd_and_hms(2024, 3, 9, 7, 5, 1).single().expect("valid date");
+        let cases = [
+            (ColumnType::Text, Value::Text("å\u{0}b".into())),
+            (ColumnType::Text, Value::Null),
+            (ColumnType::Int, Value::Int(-7)),
+            (ColumnType::Bool, Value::Bool(true)),
+            (ColumnType::Decimal, Value::Decimal(Decimal::new(-1050, 2))),
+            (ColumnType::Decimal, Value::Int(12)),
+            (ColumnType::Timestamp, Value::Timestamp(t)),
+            (ColumnType::Date, Value::Date(t.date_naive())),
+            (ColumnType::Json, Value::Json(serde_json::json!({"a": [1, "x"]}))),
+            (ColumnType::Int, Value::Text("7".into())),
+        ];
+        for (ty, v) in cases {
+            let direct = sqlite_param(ty, &v).map(|out| match out {
+                ToSqlOutput::Borrowed(r) => Sql::try_from(r).expect("a plain value"),
+                ToSqlOutput::Owned(v) => v,
+                other => panic!("unexpected parameter {other:?}"),
+            });
+            let through_sea_query = Backend::Sqlite
+                .bind(ty, v.clone())
+                .map(|q| super::super::sqlite::value(q).expect("a SQLite value"));
+            assert_eq!(direct, through_sea_query, "{ty:?} {v:?}");
+        }
+    }
 
     #[test]
     fn sqlite_timestamps_are_fixed_width_utc_and_parse_back() {

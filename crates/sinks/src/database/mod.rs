@@ -38,6 +38,7 @@ mod copy;
 pub(crate) mod dialect;
 mod exec;
 mod snapshot;
+mod sqlite;
 
 use crate::error::{SinkError, is_lock_timeout, is_transient};
 use check::{BackendCheck, TextLimit};
@@ -45,6 +46,7 @@ pub use dialect::Backend;
 pub(crate) use dialect::{decimal_text, sqlite_timestamp};
 use exec::Tx;
 pub use snapshot::STAGE_PREFIX;
+use sqlite::UpsertError;
 
 /// The table holding each stream's committed state.
 pub const STATE_TABLE: &str = "_cartage_state";
@@ -113,6 +115,8 @@ pub struct DatabaseSink {
     /// MySQL: per table, per text column, how much text it holds (read in
     /// `prepare`).
     text_limits: HashMap<String, HashMap<String, TextLimit>>,
+    /// SQLite: the connection commits run on (see [`sqlite`]).
+    writer: Option<sqlite::Writer>,
 }
 
 impl std::fmt::Debug for DatabaseSink {
@@ -219,6 +223,16 @@ impl DatabaseSink {
             let message = scrub(&e.to_string(), url);
             SinkError::Connect { url: redacted.clone(), message, transient: is_transient(&e) }
         })?;
+        let writer = match backend {
+            Backend::Sqlite => {
+                Some(sqlite::Writer::open(url).map_err(|message| SinkError::Connect {
+                    url: redacted.clone(),
+                    message: scrub(&message, url),
+                    transient: false,
+                })?)
+            }
+            Backend::Postgres | Backend::Mysql => None,
+        };
         Ok(DatabaseSink {
             db,
             backend,
@@ -227,6 +241,7 @@ impl DatabaseSink {
             stage_sql: HashMap::new(),
             session,
             text_limits: HashMap::new(),
+            writer,
         })
     }
 
@@ -241,6 +256,7 @@ impl DatabaseSink {
 
     /// Closes the connection pool.
     pub async fn close(self) -> Result<(), cartage_core::Error> {
+        drop(self.writer);
         self.db
             .close()
             .await
@@ -548,7 +564,7 @@ impl DatabaseSink {
             Some(part) => self.plan_snapshot(tables, deleted, part, &stream)?,
         };
 
-        let mut txn = Tx::begin(&self.db, b)
+        let mut txn = Tx::begin(&self.db, b, self.writer.as_ref())
             .await
             .map_err(|e| SinkError::statement("beginning a transaction", e))?;
         let result = self.write(&mut txn, plan, &synced, &tenant, &stream, state).await;
@@ -826,6 +842,41 @@ impl DatabaseSink {
         let width = target.columns.len();
         let extra = usize::from(synced.is_some());
         let max = chunk_limit(b, width, extra);
+        if let Tx::Sqlite(t) = txn {
+            let synced = match synced {
+                Some(SqValue::String(Some(s))) => Some(s.as_str()),
+                Some(other) => {
+                    return Err(SinkError::Snapshot {
+                        stream: table.to_owned(),
+                        reason: format!("a SQLite _synced_at must be text, not {other:?}"),
+                    });
+                }
+                None => None,
+            };
+            let mut start = 0;
+            for n in chunk_sizes(rows.len(), max) {
+                let chunk = &rows[start..start + n];
+                let text = cached.get(&n).map_or_else(
+                    || Cow::Owned(upsert_sql(b, target, n, synced.is_some())),
+                    |t| Cow::Borrowed(t.as_str()),
+                );
+                t.upsert(&text, &target.columns, chunk, synced).map_err(|e| match e {
+                    UpsertError::Type { row, column, found } => {
+                        let c = &target.columns[column];
+                        SinkError::value_type(table, &c.name, start + row, c.ty, found)
+                    }
+                    UpsertError::Driver(e) => {
+                        let keys = (
+                            check::show_key(target, &chunk[0]),
+                            check::show_key(target, &chunk[n - 1]),
+                        );
+                        SinkError::statement(format!("{} ({})", action(), rows_label(n, &keys)), e)
+                    }
+                })?;
+                start += n;
+            }
+            return Ok(count);
+        }
         let mut rows = rows.into_iter().enumerate();
         for n in chunk_sizes(rows.len(), max) {
             let mut values = Vec::with_capacity(n * (width + extra));
