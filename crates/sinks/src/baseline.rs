@@ -48,7 +48,7 @@ impl Baseline {
     }
 
     /// Connects to `url` (as the sink would: WAL and `synchronous=NORMAL`
-    /// on SQLite, UTC on MySQL).
+    /// on SQLite, UTC on MySQL, `TCP_NODELAY` on PostgreSQL and MySQL).
     pub async fn connect(backend: Backend, url: &str) -> Result<Self, String> {
         Ok(match backend {
             Backend::Sqlite => {
@@ -60,11 +60,14 @@ impl Baseline {
                 .map_err(|e| e.to_string())?;
                 Baseline::Sqlite(c)
             }
-            Backend::Postgres => Baseline::Postgres(
-                sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?,
-            ),
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+                crate::database::nodelay::postgres(&mut c).await;
+                Baseline::Postgres(c)
+            }
             Backend::Mysql => {
                 let mut c = sqlx::MySqlConnection::connect(url).await.map_err(|e| e.to_string())?;
+                crate::database::nodelay::mysql(&mut c).await;
                 sqlx::raw_sql("SET SESSION time_zone = '+00:00'")
                     .execute(&mut c)
                     .await

@@ -537,6 +537,13 @@ impl TestSink {
     }
 }
 
+/// Whether this process's TCP socket on local port `port` has
+/// `TCP_NODELAY` (`None`: no such socket, or not Linux): the sinks set it on
+/// their PostgreSQL and MySQL connections (see `database::nodelay`).
+pub fn tcp_nodelay_on_local_port(port: u16) -> Option<bool> {
+    crate::database::nodelay::nodelay_on_local_port(port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

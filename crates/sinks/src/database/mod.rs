@@ -37,6 +37,7 @@ pub(crate) mod check;
 mod copy;
 pub(crate) mod dialect;
 mod exec;
+pub(crate) mod nodelay;
 mod snapshot;
 mod sqlite;
 
@@ -183,8 +184,24 @@ impl DatabaseSink {
                     ("statement_timeout", session.statement_timeout_secs.saturating_mul(1000)),
                 ];
                 opts.map_sqlx_postgres_opts(move |o| {
-                    let o = o.statement_cache_capacity(256).options(timeouts);
+                    let o = o
+                        .statement_cache_capacity(256)
+                        .options(timeouts)
+                        // Plan each execution for the table as it is now. A
+                        // prepared statement's generic plan is made once, and
+                        // one made while a table was small (a backfill's
+                        // start; stale statistics) scans the whole table for
+                        // every batch's 200 parents once it is large.
+                        .options([("plan_cache_mode", "force_custom_plan")]);
                     if require_tls { o.ssl_mode(PgSslMode::Require) } else { o }
+                });
+                opts.map_sqlx_postgres_pool_opts(|p| {
+                    p.after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            nodelay::postgres(conn).await;
+                            Ok(())
+                        })
+                    })
                 });
             }
             Backend::Mysql => {
@@ -212,6 +229,7 @@ impl DatabaseSink {
                         Box::pin(async move {
                             use sea_orm::sqlx::Executor;
                             conn.execute(setup).await?;
+                            nodelay::mysql(conn).await;
                             Ok(())
                         })
                     })

@@ -1,9 +1,10 @@
 //! Connection errors: clear, one line, naming the URL without its password.
 
 use cartage_core::ErrorKind;
+use cartage_sinks::Backend;
 use cartage_sinks::SinkConfig;
 use cartage_sinks::config::{MysqlConfig, PostgresConfig, SqliteConfig};
-use cartage_sinks::testing::TestDatabase;
+use cartage_sinks::testing::{TestDatabase, tcp_nodelay_on_local_port};
 
 async fn connect_error(config: SinkConfig) -> cartage_core::Error {
     match config.build().await {
@@ -135,4 +136,64 @@ async fn a_loopback_server_without_sslmode_connects_without_tls() {
         assert!(!db.url().contains("ssl"), "{}", db.url());
         db.config().build().await.unwrap_or_else(|e| panic!("connecting to {}: {e}", db.url()));
     }
+}
+
+/// The client port of one of the sink's connections, as the server sees it.
+async fn client_port(sink: &cartage_sinks::DatabaseSink, backend: Backend) -> u16 {
+    use sea_orm::ConnectionTrait;
+    let sql = match backend {
+        Backend::Postgres => "SELECT inet_client_port()::TEXT AS port",
+        _ => "SELECT host AS port FROM information_schema.processlist WHERE id = CONNECTION_ID()",
+    };
+    let row = sink
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sink.connection().get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("client port query")
+        .expect("a row");
+    let text: String = row.try_get_by_index(0).expect("port text");
+    let port = text.rsplit_once(':').map_or(text.as_str(), |(_, p)| p);
+    port.parse().unwrap_or_else(|e| panic!("client port {text:?}: {e}"))
+}
+
+/// Without `TCP_NODELAY`, every statement longer than a TCP segment waits
+/// up to 40 ms for the server's delayed ACK (sqlx 0.9.0 does not set it).
+#[tokio::test]
+async fn server_connections_do_not_wait_for_delayed_acks() {
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        let db = TestDatabase::new(backend).await;
+        let sink = db.sink().await;
+        let port = client_port(&sink, backend).await;
+        assert_eq!(
+            tcp_nodelay_on_local_port(port),
+            Some(true),
+            "{backend:?}: the connection on local port {port} has Nagle's algorithm on"
+        );
+        let _ = sink.close().await;
+    }
+}
+
+/// A prepared statement's generic plan, made while a table was small, would
+/// scan the whole table for every batch once it is large: the sink's
+/// PostgreSQL sessions plan each execution.
+#[tokio::test]
+async fn postgres_sessions_plan_each_execution() {
+    use sea_orm::ConnectionTrait;
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let sink = db.sink().await;
+    let row = sink
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_setting('plan_cache_mode')",
+        ))
+        .await
+        .expect("setting query")
+        .expect("a row");
+    let mode: String = row.try_get_by_index(0).expect("text");
+    assert_eq!(mode, "force_custom_plan");
+    let _ = sink.close().await;
 }
