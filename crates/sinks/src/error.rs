@@ -250,6 +250,15 @@ fn db_code(e: &DbErr) -> Option<String> {
     db.code().map(|c| c.into_owned())
 }
 
+/// Whether a statement failed on a unique constraint (PostgreSQL
+/// `unique_violation`).
+pub(crate) fn is_unique_violation(e: &DriverError) -> bool {
+    match e {
+        DriverError::Db(e) => db_code(e).as_deref() == Some("23505"),
+        DriverError::Sqlite(_) | DriverError::Worker(_) => false,
+    }
+}
+
 /// Whether a statement failed waiting for a lock: PostgreSQL
 /// `lock_not_available` (`lock_timeout`), MySQL lock wait timeout
 /// (`lock_wait_timeout`, `innodb_lock_wait_timeout`).

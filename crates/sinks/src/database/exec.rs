@@ -92,7 +92,7 @@ impl Tx {
     pub(crate) async fn copy_in(
         &mut self,
         statement: &str,
-        data: Vec<u8>,
+        data: &[u8],
     ) -> Result<u64, DriverError> {
         let Tx::Postgres(t) = self else {
             return Err(DbErr::Custom("COPY is PostgreSQL's".into()).into());

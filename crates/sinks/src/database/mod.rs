@@ -41,7 +41,7 @@ pub(crate) mod nodelay;
 mod snapshot;
 mod sqlite;
 
-use crate::error::{SinkError, is_lock_timeout, is_transient};
+use crate::error::{SinkError, is_lock_timeout, is_transient, is_unique_violation};
 use check::{BackendCheck, TextLimit};
 pub use dialect::Backend;
 pub(crate) use dialect::{decimal_text, sqlite_timestamp};
@@ -118,6 +118,8 @@ pub struct DatabaseSink {
     text_limits: HashMap<String, HashMap<String, TextLimit>>,
     /// SQLite: the connection commits run on (see [`sqlite`]).
     writer: Option<sqlite::Writer>,
+    /// PostgreSQL: per table, whether a batch tries `COPY` straight in.
+    direct_copy: std::sync::Mutex<HashMap<String, copy::DirectCopy>>,
 }
 
 impl std::fmt::Debug for DatabaseSink {
@@ -260,6 +262,7 @@ impl DatabaseSink {
             session,
             text_limits: HashMap::new(),
             writer,
+            direct_copy: std::sync::Mutex::default(),
         })
     }
 
@@ -765,7 +768,7 @@ impl DatabaseSink {
             }
             let action = || format!("upserting into table {table}");
             let count = if b == Backend::Postgres {
-                copy_upsert(txn, &schema, rows, synced).await?
+                copy_upsert(txn, &schema, rows, synced, &self.direct_copy).await?
             } else {
                 self.upsert_rows(txn, table, action, &schema, &sql.upsert, rows, Some(synced))
                     .await?
@@ -1182,29 +1185,69 @@ fn mark_deleted_sql_postgres(
     )
 }
 
-/// PostgreSQL's bulk upsert of a live table's rows (see [`copy`]).
+/// PostgreSQL's bulk upsert of a live table's rows (see [`copy`]): straight
+/// `COPY` when `direct` says to try and no key exists, else through a
+/// temporary table.
 async fn copy_upsert(
     txn: &mut Tx,
     schema: &TableSchema,
     rows: Vec<Row>,
     synced: &SqValue,
+    direct: &std::sync::Mutex<HashMap<String, copy::DirectCopy>>,
 ) -> Result<u64, SinkError> {
     if rows.is_empty() {
         return Ok(0);
     }
     let table = schema.name.as_str();
-    let data = copy::copy_text(schema, &rows)?;
+    let SqValue::ChronoDateTimeUtc(Some(synced)) = synced else {
+        return Err(SinkError::Snapshot {
+            stream: table.to_owned(),
+            reason: format!("a PostgreSQL _synced_at must be a timestamp, not {synced:?}"),
+        });
+    };
+    let data = copy::copy_text(schema, &rows, &sqlite_timestamp(*synced))?;
     let sql = copy::CopySql::new(schema);
     // One statement writes them all: an error names the batch's key range.
     let keys = (check::show_key(schema, &rows[0]), check::show_key(schema, &rows[rows.len() - 1]));
     let label = rows_label(rows.len(), &keys);
     let action = || format!("upserting into table {table} ({label})");
+    if direct_copy(direct, table, copy::DirectCopy::attempt) {
+        const SAVEPOINT: &str = "cartage_direct_copy";
+        txn.execute_raw(&format!("SAVEPOINT {SAVEPOINT}"))
+            .await
+            .map_err(|e| SinkError::statement(action(), e))?;
+        match txn.copy_in(&sql.direct, &data).await {
+            Ok(_) => {
+                txn.execute_raw(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| SinkError::statement(action(), e))?;
+                direct_copy(direct, table, copy::DirectCopy::succeeded);
+                return Ok(rows.len() as u64);
+            }
+            Err(e) if is_unique_violation(&e) => {
+                debug!(table, "a key of the batch exists: upserting instead");
+                txn.execute_raw(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| SinkError::statement(action(), e))?;
+                direct_copy(direct, table, copy::DirectCopy::failed);
+            }
+            Err(e) => return Err(SinkError::statement(action(), e)),
+        }
+    }
     txn.execute_raw(&sql.create).await.map_err(|e| SinkError::statement(action(), e))?;
-    txn.copy_in(&sql.copy, data).await.map_err(|e| SinkError::statement(action(), e))?;
-    txn.execute(&sql.upsert, vec![synced.clone()])
-        .await
-        .map_err(|e| SinkError::statement(action(), e))?;
+    txn.copy_in(&sql.copy, &data).await.map_err(|e| SinkError::statement(action(), e))?;
+    txn.execute_raw(&sql.upsert).await.map_err(|e| SinkError::statement(action(), e))?;
     Ok(rows.len() as u64)
+}
+
+/// Runs `f` on `table`'s [`copy::DirectCopy`].
+fn direct_copy<T>(
+    direct: &std::sync::Mutex<HashMap<String, copy::DirectCopy>>,
+    table: &str,
+    f: impl FnOnce(&mut copy::DirectCopy) -> T,
+) -> T {
+    let mut map = direct.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(map.entry(table.to_owned()).or_default())
 }
 
 /// Which rows a failed statement wrote, by their keys.
