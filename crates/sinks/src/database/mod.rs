@@ -753,10 +753,16 @@ impl DatabaseSink {
                 let per = schema.parent_key.as_ref().map_or(1, Vec::len);
                 let max = chunk_limit(b, per, 1);
                 let mut parents = parents.into_iter();
-                for n in chunk_sizes(parents.len(), max) {
+                for (real, n) in padded_chunk_sizes(parents.len(), max) {
                     let mut values = Vec::with_capacity(1 + n * per);
                     values.push(synced.clone());
-                    values.extend(parents.by_ref().take(n).flatten());
+                    values.extend(parents.by_ref().take(real).flatten());
+                    // A parent named twice changes nothing: the padding
+                    // repeats the last one, and the batch takes one statement.
+                    let last = values[values.len() - per..].to_vec();
+                    for _ in real..n {
+                        values.extend(last.iter().cloned());
+                    }
                     let text = sql.mark_deleted.get(&n).map_or_else(
                         || Cow::Owned(mark_deleted_sql(b, &schema, n)),
                         |t| Cow::Borrowed(t.as_str()),
@@ -898,17 +904,29 @@ impl DatabaseSink {
             }
             return Ok(count);
         }
+        // MySQL: one round trip per statement counts, and a row written twice
+        // by one `INSERT ... ON DUPLICATE KEY UPDATE` is written once (the
+        // second only sets the same values), so the rest of the rows is
+        // padded with the last one up to a power of two. (PostgreSQL refuses
+        // a row affected twice by one statement; SQLite has no round trips.)
+        let sizes = match b {
+            Backend::Mysql => padded_chunk_sizes(rows.len(), max),
+            Backend::Postgres | Backend::Sqlite => {
+                chunk_sizes(rows.len(), max).into_iter().map(|n| (n, n)).collect()
+            }
+        };
+        let row_width = width + extra;
         let mut rows = rows.into_iter().enumerate();
-        for n in chunk_sizes(rows.len(), max) {
-            let mut values = Vec::with_capacity(n * (width + extra));
+        for (real, n) in sizes {
+            let mut values = Vec::with_capacity(n * row_width);
             // The keys the statement writes, for an error: a value the
             // database refuses is in one of these rows.
             let mut keys = (String::new(), String::new());
-            for (k, (i, row)) in rows.by_ref().take(n).enumerate() {
+            for (k, (i, row)) in rows.by_ref().take(real).enumerate() {
                 if k == 0 {
                     keys.0 = check::show_key(target, &row);
                 }
-                if k + 1 == n {
+                if k + 1 == real {
                     keys.1 = check::show_key(target, &row);
                 }
                 let Row(row) = row;
@@ -923,12 +941,16 @@ impl DatabaseSink {
                     values.push(synced.clone());
                 }
             }
+            let last = values[values.len() - row_width..].to_vec();
+            for _ in real..n {
+                values.extend(last.iter().cloned());
+            }
             let text = cached.get(&n).map_or_else(
                 || Cow::Owned(upsert_sql(b, target, n, synced.is_some())),
                 |t| Cow::Borrowed(t.as_str()),
             );
             txn.execute(&text, values).await.map_err(|e| {
-                SinkError::statement(format!("{} ({})", action(), rows_label(n, &keys)), e)
+                SinkError::statement(format!("{} ({})", action(), rows_label(real, &keys)), e)
             })?;
         }
         Ok(count)
@@ -1078,6 +1100,19 @@ fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
             sizes.push(bit);
         }
         bit /= 2;
+    }
+    sizes
+}
+
+/// Splits `n` keys into full chunks of `max` and a rest padded up to a power
+/// of two: (keys, statement size) per chunk. For statements where a key
+/// named twice changes nothing (marking rows deleted; MySQL's upserts), so a
+/// batch takes one statement, not one per bit of its size.
+fn padded_chunk_sizes(n: usize, max: usize) -> Vec<(usize, usize)> {
+    let mut sizes = vec![(max, max); n / max];
+    let rest = n % max;
+    if rest > 0 {
+        sizes.push((rest, rest.next_power_of_two().min(max)));
     }
     sizes
 }
@@ -1522,6 +1557,10 @@ mod tests {
         assert_eq!(chunk_sizes(900, 512), vec![512, 256, 128, 4]);
         assert_eq!(chunk_sizes(1200, 256), vec![256, 256, 256, 256, 128, 32, 16]);
         assert_eq!(chunk_sizes(1, 1), vec![1]);
+        assert_eq!(padded_chunk_sizes(0, 512), vec![]);
+        assert_eq!(padded_chunk_sizes(200, 512), vec![(200, 256)]);
+        assert_eq!(padded_chunk_sizes(1100, 512), vec![(512, 512), (512, 512), (76, 128)]);
+        assert_eq!(padded_chunk_sizes(512, 512), vec![(512, 512)]);
     }
 
     #[test]

@@ -197,3 +197,13 @@ async fn postgres_sessions_plan_each_execution() {
     assert_eq!(mode, "force_custom_plan");
     let _ = sink.close().await;
 }
+
+/// The commits run on a connection of their own, which an in-memory
+/// database (gone with its connection) cannot share: refused, saying so.
+#[tokio::test]
+async fn an_in_memory_sqlite_database_is_refused() {
+    let e = connect_error(SinkConfig::Sqlite(SqliteConfig::new("sqlite::memory:"))).await;
+    let text = e.to_string();
+    assert!(text.contains("in-memory database cannot be a sink"), "{text}");
+    assert_eq!(e.kind(), ErrorKind::Sink, "{text}");
+}
