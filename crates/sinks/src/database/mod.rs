@@ -904,29 +904,21 @@ impl DatabaseSink {
             }
             return Ok(count);
         }
-        // MySQL: one round trip per statement counts, and a row written twice
-        // by one `INSERT ... ON DUPLICATE KEY UPDATE` is written once (the
-        // second only sets the same values), so the rest of the rows is
-        // padded with the last one up to a power of two. (PostgreSQL refuses
-        // a row affected twice by one statement; SQLite has no round trips.)
-        let sizes = match b {
-            Backend::Mysql => padded_chunk_sizes(rows.len(), max),
-            Backend::Postgres | Backend::Sqlite => {
-                chunk_sizes(rows.len(), max).into_iter().map(|n| (n, n)).collect()
-            }
-        };
-        let row_width = width + extra;
+        // Not padded as the marking of deleted children is: a row written
+        // twice by one MySQL `ON DUPLICATE KEY UPDATE` costs more than the
+        // round trips it saves (`cargo xtask bench sinks`), and PostgreSQL
+        // refuses it.
         let mut rows = rows.into_iter().enumerate();
-        for (real, n) in sizes {
-            let mut values = Vec::with_capacity(n * row_width);
+        for n in chunk_sizes(rows.len(), max) {
+            let mut values = Vec::with_capacity(n * (width + extra));
             // The keys the statement writes, for an error: a value the
             // database refuses is in one of these rows.
             let mut keys = (String::new(), String::new());
-            for (k, (i, row)) in rows.by_ref().take(real).enumerate() {
+            for (k, (i, row)) in rows.by_ref().take(n).enumerate() {
                 if k == 0 {
                     keys.0 = check::show_key(target, &row);
                 }
-                if k + 1 == real {
+                if k + 1 == n {
                     keys.1 = check::show_key(target, &row);
                 }
                 let Row(row) = row;
@@ -941,16 +933,12 @@ impl DatabaseSink {
                     values.push(synced.clone());
                 }
             }
-            let last = values[values.len() - row_width..].to_vec();
-            for _ in real..n {
-                values.extend(last.iter().cloned());
-            }
             let text = cached.get(&n).map_or_else(
                 || Cow::Owned(upsert_sql(b, target, n, synced.is_some())),
                 |t| Cow::Borrowed(t.as_str()),
             );
             txn.execute(&text, values).await.map_err(|e| {
-                SinkError::statement(format!("{} ({})", action(), rows_label(real, &keys)), e)
+                SinkError::statement(format!("{} ({})", action(), rows_label(n, &keys)), e)
             })?;
         }
         Ok(count)
@@ -1106,8 +1094,8 @@ fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
 
 /// Splits `n` keys into full chunks of `max` and a rest padded up to a power
 /// of two: (keys, statement size) per chunk. For statements where a key
-/// named twice changes nothing (marking rows deleted; MySQL's upserts), so a
-/// batch takes one statement, not one per bit of its size.
+/// named twice changes nothing (marking rows deleted), so a batch takes one
+/// statement, not one per bit of its size.
 fn padded_chunk_sizes(n: usize, max: usize) -> Vec<(usize, usize)> {
     let mut sizes = vec![(max, max); n / max];
     let rest = n % max;
