@@ -126,10 +126,9 @@ pub enum DriverError {
     Db(#[from] DbErr),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    /// The blocking task running a SQLite call was cancelled (the runtime
-    /// is shutting down).
-    #[error("the database task was cancelled: {0}")]
-    Worker(String),
+    /// The commit path was used in a way it does not support (a bug).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl DriverError {
@@ -141,7 +140,7 @@ impl DriverError {
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
-            DriverError::Worker(_) => true,
+            DriverError::Internal(_) => false,
         }
     }
 }
@@ -255,7 +254,7 @@ fn db_code(e: &DbErr) -> Option<String> {
 pub(crate) fn is_unique_violation(e: &DriverError) -> bool {
     match e {
         DriverError::Db(e) => db_code(e).as_deref() == Some("23505"),
-        DriverError::Sqlite(_) | DriverError::Worker(_) => false,
+        DriverError::Sqlite(_) | DriverError::Internal(_) => false,
     }
 }
 

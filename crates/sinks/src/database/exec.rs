@@ -42,7 +42,9 @@ impl Tx {
         Ok(match backend {
             Backend::Sqlite => match writer {
                 Some(w) => Tx::Sqlite(w.begin()?),
-                None => return Err(DriverError::Worker("no SQLite write connection".into())),
+                None => {
+                    return Err(DriverError::Internal("a SQLite sink without its write connection"));
+                }
             },
             Backend::Postgres => {
                 Tx::Postgres(db.get_postgres_connection_pool().begin().await.map_err(db_err)?)
@@ -60,10 +62,13 @@ impl Tx {
         sql: &str,
         values: Vec<SqValue>,
     ) -> Result<u64, DriverError> {
+        if let Tx::Sqlite(t) = self {
+            return t.execute(sql, values);
+        }
         let args = SqlxValues(Values(values));
         let sql = AssertSqlSafe(sql);
         Ok(match self {
-            Tx::Sqlite(t) => return t.execute(sql.0, args.0.0),
+            Tx::Sqlite(_) => unreachable!("handled above"),
             Tx::Postgres(t) => {
                 sqlx::query_with(sql, args).execute(&mut **t).await.map(|r| r.rows_affected())
             }
@@ -76,9 +81,12 @@ impl Tx {
 
     /// Runs a statement without parameters or a prepared statement (DDL).
     pub(crate) async fn execute_raw(&mut self, sql: &str) -> Result<u64, DriverError> {
+        if let Tx::Sqlite(t) = self {
+            return t.execute_batch(sql);
+        }
         let sql = AssertSqlSafe(sql);
         Ok(match self {
-            Tx::Sqlite(t) => return t.execute_batch(sql.0),
+            Tx::Sqlite(_) => unreachable!("handled above"),
             Tx::Postgres(t) => {
                 sqlx::raw_sql(sql).execute(&mut **t).await.map(|r| r.rows_affected())
             }
