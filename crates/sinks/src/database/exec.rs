@@ -43,7 +43,9 @@ impl Tx {
             Backend::Sqlite => match writer {
                 Some(w) => Tx::Sqlite(w.begin()?),
                 None => {
-                    return Err(DriverError::Internal("a SQLite sink without its write connection"));
+                    return Err(DriverError::Internal(
+                        "a SQLite sink without its write connection",
+                    ));
                 }
             },
             Backend::Postgres => {

@@ -4,9 +4,11 @@
 //! Why: through sqlx, a commit's statements cost about twice what SQLite
 //! itself spends on them (`cargo xtask bench sinks`: 0.50 of the rusqlite
 //! baseline): every value is converted into sqlx's argument type and
-//! shipped to sqlx's worker thread. Here the same statements (sea-query
-//! text, sea-query values) are prepared once per text, kept in rusqlite's
-//! statement cache, and the values are bound natively.
+//! shipped to sqlx's worker thread. Here the same statement texts are
+//! prepared once, kept in rusqlite's statement cache, and the values bound
+//! natively: an upsert's straight from the batch's rows
+//! ([`SqliteTx::upsert`]), the other statements' from their sea-query
+//! values.
 //!
 //! A transaction starts with `BEGIN IMMEDIATE`, so a second writer makes
 //! this one wait (up to the busy timeout) at the start rather than fail on
