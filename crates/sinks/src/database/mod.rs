@@ -41,7 +41,7 @@ pub(crate) mod nodelay;
 mod snapshot;
 mod sqlite;
 
-use crate::error::{SinkError, is_lock_timeout, is_transient, is_unique_violation};
+use crate::error::{DriverError, SinkError, is_lock_timeout, is_transient, is_unique_violation};
 use check::{BackendCheck, TextLimit};
 pub use dialect::Backend;
 pub(crate) use dialect::{decimal_text, sqlite_timestamp};
@@ -872,11 +872,9 @@ impl DatabaseSink {
         if let Tx::Sqlite(t) = txn {
             let synced = match synced {
                 Some(SqValue::String(Some(s))) => Some(s.as_str()),
-                Some(other) => {
-                    return Err(SinkError::Snapshot {
-                        stream: table.to_owned(),
-                        reason: format!("a SQLite _synced_at must be text, not {other:?}"),
-                    });
+                Some(_) => {
+                    let bug = DriverError::Internal("a SQLite _synced_at that is not text");
+                    return Err(SinkError::statement(action(), bug));
                 }
                 None => None,
             };
@@ -1223,10 +1221,8 @@ async fn copy_upsert(
     }
     let table = schema.name.as_str();
     let SqValue::ChronoDateTimeUtc(Some(synced)) = synced else {
-        return Err(SinkError::Snapshot {
-            stream: table.to_owned(),
-            reason: format!("a PostgreSQL _synced_at must be a timestamp, not {synced:?}"),
-        });
+        let bug = DriverError::Internal("a PostgreSQL _synced_at that is not a timestamp");
+        return Err(SinkError::statement(format!("upserting into table {table}"), bug));
     };
     let data = copy::copy_text(schema, &rows, &sqlite_timestamp(*synced))?;
     let sql = copy::CopySql::new(schema);

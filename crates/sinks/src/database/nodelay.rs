@@ -66,8 +66,40 @@ fn apply(client: Result<Option<String>, sqlx::Error>) {
 
 /// Sets `TCP_NODELAY` on this process's TCP socket bound to local port
 /// `port`; whether there was one.
-#[cfg(target_os = "linux")]
 fn set_on_local_port(port: u16) -> std::io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let Some(socket) = tcp_socket_on_local_port(port)? else { return Ok(false) };
+        rustix::net::sockopt::set_tcp_nodelay(&socket, true)?;
+        Ok(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = port;
+        Ok(false)
+    }
+}
+
+/// Whether this process's TCP socket bound to local `port` has
+/// `TCP_NODELAY` (`None`: no such socket, or not Linux). For tests.
+#[cfg(feature = "testing")]
+pub(crate) fn nodelay_on_local_port(port: u16) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let socket = tcp_socket_on_local_port(port).ok()??;
+        rustix::net::sockopt::tcp_nodelay(&socket).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = port;
+        None
+    }
+}
+
+/// A duplicate of this process's TCP socket bound to local `port`, reached
+/// through `pidfd_getfd` (options set on it are the socket's).
+#[cfg(target_os = "linux")]
+fn tcp_socket_on_local_port(port: u16) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
     use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
 
     let me = pidfd_open(getpid(), PidfdFlags::empty())?;
@@ -89,45 +121,10 @@ fn set_on_local_port(port: u16) -> std::io::Result<bool> {
         if local.is_some_and(|a| a.port() == port)
             && rustix::net::sockopt::socket_type(&dup)? == rustix::net::SocketType::STREAM
         {
-            rustix::net::sockopt::set_tcp_nodelay(&dup, true)?;
-            return Ok(true);
+            return Ok(Some(dup));
         }
     }
-    Ok(false)
-}
-
-/// Whether this process's TCP socket bound to local `port` has
-/// `TCP_NODELAY` (`None`: no such socket, or not Linux). For tests.
-#[cfg(feature = "testing")]
-pub(crate) fn nodelay_on_local_port(port: u16) -> Option<bool> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
-        let me = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
-        for entry in std::fs::read_dir("/proc/self/fd").ok()?.flatten() {
-            let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                continue;
-            };
-            let Ok(dup) = pidfd_getfd(&me, fd, PidfdGetfdFlags::empty()) else { continue };
-            let local = rustix::net::getsockname(&dup)
-                .ok()
-                .and_then(|a| std::net::SocketAddr::try_from(a).ok());
-            if local.is_some_and(|a| a.port() == port) {
-                return rustix::net::sockopt::tcp_nodelay(&dup).ok();
-            }
-        }
-        None
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = port;
-        None
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_on_local_port(_port: u16) -> std::io::Result<bool> {
-    Ok(false)
+    Ok(None)
 }
 
 #[cfg(test)]
