@@ -10,6 +10,7 @@ mod deletions;
 mod errors;
 mod faults;
 mod incremental;
+mod mapping_cli;
 mod purchase_orders;
 mod rate_limits;
 mod refused;

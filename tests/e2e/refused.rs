@@ -13,7 +13,6 @@ use cartage_core::{
 };
 use cartage_mapping::{CompileContext, compile};
 use cartage_sinks::testing::TestDatabase;
-use cartage_tests::repo_root;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -70,12 +69,14 @@ async fn sync(
     on_error: &str,
 ) -> (TestDatabase, cartage_mapping::CompiledMapping, Result<(), Error>) {
     let text = format!("on_error: {on_error}\n{MAPPING}");
-    let sdl = std::fs::read_to_string(repo_root().join("connectors/centra/schema.graphql"))
-        .expect("the Centra schema");
     let loader =
         move |name: &str| (name == "mapping.yaml").then(|| (name.to_owned(), text.clone()));
-    let compiled = compile("mapping.yaml", &loader, &CompileContext::centra("acme", sdl))
-        .unwrap_or_else(|d| panic!("{d}"));
+    let compiled = compile(
+        "mapping.yaml",
+        &loader,
+        &CompileContext::new("acme", connector_centra::description()),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     let db = TestDatabase::postgres().await;
     let source = Batches(Mutex::new(vec![
         SourceBatch::new(

@@ -281,9 +281,7 @@ pub fn mapping_tables() -> BTreeMap<String, Arc<TableSchema>> {
 
 /// The tables a mapping file fills (with its extra columns).
 pub fn tables_of(mapping: &Path) -> BTreeMap<String, Arc<TableSchema>> {
-    let schema = std::fs::read_to_string(repo_root().join("connectors/centra/schema.graphql"))
-        .expect("reading the Centra schema");
-    let context = cartage_mapping::CompileContext::centra(TENANT, schema);
+    let context = cartage_mapping::CompileContext::new(TENANT, connector_centra::description());
     let load = |name: &str| std::fs::read_to_string(name).ok().map(|t| (name.to_owned(), t));
     let compiled = cartage_mapping::compile(&mapping.to_string_lossy(), &load, &context)
         .unwrap_or_else(|e| panic!("the default mapping does not compile:\n{e}"));

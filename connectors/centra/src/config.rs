@@ -211,6 +211,29 @@ fn default_max_retry_after_secs() -> u64 {
     900
 }
 
+impl cartage_core::ConnectorConfig for CentraConfig {
+    fn description(&self) -> cartage_core::SourceDescription {
+        crate::describe::description()
+    }
+
+    fn build(
+        &self,
+        tenant: &str,
+    ) -> Result<std::sync::Arc<dyn cartage_core::Source>, cartage_core::Error> {
+        Ok(std::sync::Arc::new(CentraConfig::build(self, tenant)?))
+    }
+
+    fn describe_read(
+        &self,
+        stream: &str,
+        selection: Option<&str>,
+    ) -> Result<String, cartage_core::Error> {
+        crate::describe::describe_read(stream, selection).ok_or_else(|| {
+            cartage_core::Error::config(format!("the centra connector has no stream {stream:?}"))
+        })
+    }
+}
+
 impl CentraConfig {
     /// Checks the configuration and builds the source for `tenant`.
     pub fn build(&self, tenant: &str) -> Result<CentraSource, cartage_core::Error> {

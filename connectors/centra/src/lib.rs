@@ -1,6 +1,9 @@
 //! The Centra GraphQL Integration API source: a rate-limit aware GraphQL
 //! client and its streams.
 //!
+//! [`describe`] is what the connector tells the mapping compiler and the
+//! runner (schema, stream record types, money and attribute shapes).
+//!
 //! Build a source from its configuration with [`CentraConfig::build`]; the
 //! result implements [`cartage_core::Source`] with three streams: `orders`
 //! (primary key `id`, cursor `updatedAt`, incremental, upsert), whose
@@ -35,6 +38,7 @@ pub mod client;
 pub mod config;
 pub(crate) mod deletions;
 pub mod deliveries;
+pub mod describe;
 pub mod error;
 pub mod inventory;
 pub mod orders;
@@ -48,6 +52,7 @@ pub use budget::Budget;
 pub use checkpoint::Checkpoint;
 pub use client::CentraClient;
 pub use config::{CentraConfig, Tier};
+pub use describe::{CONNECTOR, describe_read, description};
 pub use error::CentraError;
 pub use orders::{DEFAULT_ORDER_SELECTION, OrdersState};
 pub use purchase_orders::{PURCHASE_ORDERS_STREAM, PurchaseOrdersState};

@@ -4,6 +4,8 @@
 //! Architecture Invariant: this crate knows no HTTP client and no database.
 //! Connectors, the mapping engine and sinks depend on it, never the reverse.
 
+pub mod connector;
+pub mod describe;
 pub mod error;
 pub mod pipeline;
 pub mod secret;
@@ -13,6 +15,11 @@ pub mod stream;
 pub mod value;
 pub mod versioned;
 
+pub use connector::ConnectorConfig;
+pub use describe::{
+    AmountKind, AttributeShape, MoneyShape, RecordSchema, ScalarType, SchemaFormat,
+    SourceDescription, StreamType,
+};
 pub use error::{Error, ErrorKind};
 pub use pipeline::{Deletion, MappedRows, Pipeline, PipelineStats, RecordMapper};
 pub use secret::Secret;

@@ -69,8 +69,8 @@ pub trait RecordMapper: Send + Sync {
     /// The tables this mapper fills, in the order of [`MappedRows::tables`].
     fn tables(&self) -> &[SharedSchema];
 
-    /// The selection the source must read for the mapper's fields (for
-    /// Centra, a GraphQL selection set), or `None` for the source's default.
+    /// The selection the source must read for the mapper's fields (for a
+    /// GraphQL source, a selection set), or `None` for the source's default.
     fn selection(&self) -> Option<String> {
         None
     }

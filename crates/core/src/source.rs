@@ -67,8 +67,9 @@ impl SnapshotPart {
 pub struct SourceBatch {
     pub records: Vec<Record>,
     /// Records the source reports deleted. Each is a JSON object naming the
-    /// record by the fields the source knows of it (a deleted Centra order:
-    /// `{"number": 1234}`); the mapping turns it into the rows to mark.
+    /// record by the fields the source knows of it (an order deleted upstream
+    /// may be just `{"number": 1234}`); the mapping turns it into the rows
+    /// to mark.
     /// Empty in a snapshot batch: what a snapshot lacks is what was deleted.
     pub deleted: Vec<Record>,
     pub state: StreamState,

@@ -68,13 +68,16 @@ const LINES: usize = 3;
 
 fn mapper() -> (std::sync::Arc<dyn RecordMapper>, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let schema = std::fs::read_to_string(root.join("connectors/centra/schema.graphql")).unwrap();
     let dir = root.join("mappings");
     let loader = move |name: &str| -> Option<(String, String)> {
         std::fs::read_to_string(dir.join(name)).ok().map(|t| (name.to_owned(), t))
     };
-    let m = compile("centra/default.yaml", &loader, &CompileContext::centra("bench", schema))
-        .unwrap_or_else(|d| panic!("{d}"));
+    let m = compile(
+        "centra/default.yaml",
+        &loader,
+        &CompileContext::new("bench", connector_centra::description()),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     (m.stream("orders").unwrap(), m.selection("orders").unwrap().to_owned())
 }
 

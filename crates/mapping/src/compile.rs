@@ -1,4 +1,4 @@
-//! The compiler: a merged mapping document and the Centra schema in, a
+//! The compiler: a merged mapping document and the connector's description in, a
 //! checked plan (or every error found) out.
 //!
 //! Parse, then validate into types: only [`crate::CompiledMapping`] reaches
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cartage_core::{Column, ColumnType, TableSchema, Value};
+use cartage_core::{Column, ColumnType, MoneyShape, SourceDescription, TableSchema, Value};
 use chrono_tz::Tz;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
 
@@ -19,7 +19,8 @@ use crate::json::Layout;
 use crate::load::{Files, Loader, SourceLoader};
 use crate::mapper::{Cell, OnError, StreamMapper, TablePlan};
 use crate::plan::{
-    self, ArithOp, AttrSlots, Case, Cond, Conv, Expr, FmtPart, Path, RStep, Step, Test, Unmapped,
+    self, ArithOp, Attr, AttrSlots, Case, Cond, Conv, Expr, FmtPart, MoneyConv, Path, RStep, Step,
+    Test, Unmapped,
 };
 use crate::schema::{GqlSchema, ScalarKind};
 use crate::select::Sel;
@@ -31,48 +32,24 @@ pub struct CompileContext {
     /// The tenant the plan fills rows for (the `tenant` column, and the
     /// per-tenant settings under `tenants:`).
     pub tenant: String,
-    /// The Centra schema in SDL (`connectors/centra/schema.graphql`).
-    pub schema_sdl: String,
-    /// How errors in the schema name it.
-    pub schema_path: String,
-    /// The streams the source offers and the GraphQL type of one record of
-    /// each, e.g. `orders` -> `Order`.
-    pub streams: Vec<(String, String)>,
-    /// Overrides the mapping's time zone of the Centra instance.
+    /// What the connector reads: its record schema, the record type of each
+    /// stream, its money and custom-field shapes and its default time zone.
+    pub source: SourceDescription,
+    /// Overrides the mapping's time zone of the source.
     pub timezone: Option<String>,
     /// Overrides and adds constants (as if written under `constants:`).
     pub constants: BTreeMap<String, String>,
 }
 
 impl CompileContext {
-    /// The context for a Centra tenant with the Centra connector's streams.
-    pub fn centra(tenant: impl Into<String>, schema_sdl: impl Into<String>) -> Self {
-        CompileContext {
-            tenant: tenant.into(),
-            schema_sdl: schema_sdl.into(),
-            schema_path: "connectors/centra/schema.graphql".into(),
-            streams: CENTRA_STREAMS
-                .iter()
-                .map(|(s, t)| ((*s).to_owned(), (*t).to_owned()))
-                .collect(),
-            timezone: None,
-            constants: BTreeMap::new(),
-        }
+    /// The context for `tenant` of a connector described by `source`.
+    pub fn new(tenant: impl Into<String>, source: SourceDescription) -> Self {
+        CompileContext { tenant: tenant.into(), source, timezone: None, constants: BTreeMap::new() }
     }
 }
 
-/// The Centra connector's streams and the GraphQL type of one record.
-pub const CENTRA_STREAMS: &[(&str, &str)] = &[
-    ("orders", "Order"),
-    ("inventory", "Stock"),
-    ("purchase_orders", "PurchaseOrder"),
-    ("indeliveries", "PurchaseOrderDelivery"),
-];
-
-/// The time zone of a Centra instance when the mapping names none.
-pub const DEFAULT_TIMEZONE: &str = "Europe/Stockholm";
-
-const TOP_KEYS: &[&str] = &["extends", "timezone", "on_error", "constants", "tenants", "tables"];
+const TOP_KEYS: &[&str] =
+    &["source", "extends", "timezone", "on_error", "constants", "tenants", "tables"];
 const TENANT_KEYS: &[&str] = &["timezone", "constants"];
 const TABLE_KEYS: &[&str] = &["stream", "each", "columns", "extra_columns", "custom"];
 const SOURCE_KEYS: &[&str] = &[
@@ -164,12 +141,16 @@ pub fn compile(
     loader: &dyn SourceLoader,
     ctx: &CompileContext,
 ) -> Result<CompiledMapping, Diagnostics> {
-    let schema = match GqlSchema::parse(&ctx.schema_sdl, &ctx.schema_path) {
+    let described = &ctx.source.schema;
+    let schema = match GqlSchema::from_description(described) {
         Ok(s) => s,
         Err(e) => {
             return Err(Diagnostics(vec![Diagnostic {
-                location: Location { file: ctx.schema_path.clone(), line: 0, column: 0 },
-                message: format!("invalid graphql schema: {e}"),
+                location: Location { file: described.path.clone(), line: 0, column: 0 },
+                message: format!(
+                    "invalid record schema of connector {}: {e}",
+                    ctx.source.connector
+                ),
             }]));
         }
     };
@@ -182,7 +163,7 @@ pub fn compile(
         schema: &schema,
         ctx,
         constants: BTreeMap::new(),
-        zone: chrono_tz::Europe::Stockholm,
+        zone: Tz::UTC,
         streams: Vec::new(),
         conflicts: Vec::new(),
     };
@@ -196,6 +177,26 @@ pub fn compile(
     diags.sort_by(|a, b| a.location.cmp(&b.location));
     diags.dedup();
     Err(Diagnostics(diags))
+}
+
+/// The connector a mapping says it is written for: the `source:` of the
+/// file `root` or of a file it extends (the nearest wins), read without
+/// compiling, so the caller can pick the connector's description.
+pub fn declared_source(
+    root: &str,
+    loader: &dyn SourceLoader,
+) -> Result<Option<String>, Diagnostics> {
+    let mut load = Loader { loader, files: Files::default(), diags: Vec::new() };
+    let doc = load.load(root, &mut Vec::new(), None);
+    let Some(doc) = doc else { return Err(Diagnostics(load.diags)) };
+    match doc.get_node("source") {
+        None => Ok(None),
+        Some(Node::Scalar(s)) => Ok(Some(s.as_str().to_owned())),
+        Some(other) => Err(Diagnostics(vec![Diagnostic {
+            location: load.files.loc(other.span()),
+            message: format!("source: expected a connector name, found {}", kind(other)),
+        }])),
+    }
 }
 
 impl Compiler<'_> {
@@ -268,9 +269,21 @@ impl Compiler<'_> {
 
     fn document(&mut self, doc: &MarkedMappingNode) -> Option<CompiledMapping> {
         self.check_keys(doc, TOP_KEYS, "mapping");
+        if let Some(n) = doc.get_node("source")
+            && let Some(s) = self.scalar(n, "source", "a connector name")
+            && s.as_str() != self.ctx.source.connector
+        {
+            let msg = format!(
+                "source: the mapping is written for the {:?} connector, but is compiled for {:?}",
+                s.as_str(),
+                self.ctx.source.connector
+            );
+            self.err(s.span(), msg);
+            return None;
+        }
         let tenant_node = self.tenant_settings(doc);
 
-        // Time zone: context, then the tenant's, then the file's, then Centra's default.
+        // Time zone: context, then the tenant's, then the file's, then the source's default.
         let zone_node =
             tenant_node.and_then(|t| t.get_node("timezone")).or_else(|| doc.get_node("timezone"));
         let zone_text = match (&self.ctx.timezone, zone_node) {
@@ -278,7 +291,7 @@ impl Compiler<'_> {
             (None, Some(n)) => self
                 .scalar(n, "timezone", "a time zone name")
                 .map(|s| (s.as_str().to_owned(), Some(*s.span()))),
-            (None, None) => Some((DEFAULT_TIMEZONE.to_owned(), None)),
+            (None, None) => Some((self.ctx.source.default_timezone.clone(), None)),
         };
         if let Some((z, span)) = zone_text {
             match Tz::from_str(&z) {
@@ -407,12 +420,10 @@ impl Compiler<'_> {
         else {
             return;
         };
-        let Some((_, root_type)) =
-            self.ctx.streams.iter().find(|(s, _)| s == stream.as_str()).cloned()
+        let Some(root_type) = self.ctx.source.record_type(stream.as_str()).map(str::to_owned)
         else {
-            let hint =
-                did_you_mean(stream.as_str(), self.ctx.streams.iter().map(|(s, _)| s.as_str()));
-            let names: Vec<&str> = self.ctx.streams.iter().map(|(s, _)| s.as_str()).collect();
+            let names = self.ctx.source.stream_names();
+            let hint = did_you_mean(stream.as_str(), names.iter().copied());
             self.err(
                 stream.span(),
                 format!(
@@ -1272,9 +1283,10 @@ impl Compiler<'_> {
         let name = s.as_str();
         if name == "money" {
             return match &t.e {
-                Expr::Path { conv: Conv::Money { .. }, .. } => Some(t),
+                Expr::Path { conv: Conv::Money(_), .. } => Some(t),
                 _ => {
-                    self.err(s.span(), format!("{field}: type money needs a path to a MonetaryValue (an object with valueInCents and currency), the value is {}", type_label_opt(t.ty)));
+                    let shapes = self.money_shapes_text();
+                    self.err(s.span(), format!("{field}: type money needs a path to a money object ({shapes}), the value is {}", type_label_opt(t.ty)));
                     None
                 }
             };
@@ -1327,11 +1339,28 @@ impl Compiler<'_> {
         scope: &Scope,
         field: &str,
     ) -> Option<Typed> {
-        let s = self.scalar(src, &format!("{field}: attribute"), "attribute_type.element_key")?;
-        let Some((type_name, key)) =
+        let s = self.scalar(src, &format!("{field}: attribute"), "group.key")?;
+        let Some(shape) = self.ctx.source.attributes.clone() else {
+            self.err(
+                s.span(),
+                format!(
+                    "{field}: attribute: the {} connector has no custom attributes; read custom fields with a path",
+                    self.ctx.source.connector
+                ),
+            );
+            return None;
+        };
+        let Some((group, key)) =
             s.as_str().split_once('.').filter(|(a, b)| !a.is_empty() && !b.is_empty())
         else {
-            self.err(s.span(), format!("{field}: attribute: expected attribute_type.element_key (e.g. cus_extra.id), found {:?}", s.as_str()));
+            self.err(
+                s.span(),
+                format!(
+                    "{field}: attribute: expected group.key (e.g. {}), found {:?}",
+                    shape.example,
+                    s.as_str()
+                ),
+            );
             return None;
         };
         let (of_text, of_node) = match of {
@@ -1358,12 +1387,14 @@ impl Compiler<'_> {
         } else {
             self.resolve(&of_text, of_node, scope, field)?
         };
-        if r.end_is_list || self.schema.field(&r.end_type, "attributes").is_none() {
+        let list = (!r.end_is_list).then(|| self.schema.field(&r.end_type, &shape.field)).flatten();
+        let Some(list) = list.filter(|l| l.is_list && self.schema.is_composite(&l.type_name))
+        else {
             let with: Vec<String> = self
                 .schema
                 .possible_types(&r.end_type)
                 .into_iter()
-                .filter(|t| self.schema.field(t, "attributes").is_some())
+                .filter(|t| self.schema.field(t, &shape.field).is_some())
                 .collect();
             let hint = match with.first() {
                 Some(t) if of_text.is_empty() => format!("; {t} has them: add `of: {t}`"),
@@ -1373,42 +1404,87 @@ impl Compiler<'_> {
             let at = if of_text.is_empty() { s } else { of_node };
             self.err(
                 at.span(),
-                format!("{field}: attribute: type {} has no attributes{hint}", r.end_type),
+                format!("{field}: attribute: type {} has no {}{hint}", r.end_type, shape.field),
             );
             return None;
-        }
-        let el_type = self
-            .schema
-            .field("Attribute", "elements")
-            .map(|f| f.type_name)
-            .unwrap_or_else(|| "AttributeElement".into());
-        let mut value_types = Vec::new();
-        for t in self.schema.possible_types(&el_type) {
-            for f in ["value", "selectedValue", "url"] {
-                if self.schema.field(&t, f).is_some_and(|i| !self.schema.is_composite(&i.type_name))
+        };
+        // Check the shape against the schema: the group name, the entries,
+        // their key and the value fields.
+        let mut problem = None;
+        let mut ty = list.type_name.clone();
+        for (i, f) in shape.group_name.iter().enumerate() {
+            match self.schema.field(&ty, f) {
+                Some(info)
+                    if !info.is_list
+                        && self.schema.is_composite(&info.type_name)
+                            == (i + 1 < shape.group_name.len()) =>
                 {
-                    value_types.push((t.clone(), f));
+                    ty = info.type_name;
+                }
+                _ => {
+                    problem =
+                        Some(format!("{} has no {}", list.type_name, shape.group_name.join(".")))
+                }
+            }
+            if problem.is_some() {
+                break;
+            }
+        }
+        let entry_type = match &shape.entries {
+            Some(e) => match self.schema.field(&list.type_name, e) {
+                Some(info) if info.is_list && self.schema.is_composite(&info.type_name) => {
+                    info.type_name
+                }
+                _ => {
+                    problem.get_or_insert(format!("{} has no list {e}", list.type_name));
+                    String::new()
+                }
+            },
+            None => list.type_name.clone(),
+        };
+        let mut value_types = Vec::new();
+        if problem.is_none() {
+            if self.schema.field(&entry_type, &shape.entry_key).is_none() {
+                problem = Some(format!("{entry_type} has no {}", shape.entry_key));
+            }
+            for t in self.schema.possible_types(&entry_type) {
+                for f in &shape.entry_values {
+                    if self
+                        .schema
+                        .field(&t, f)
+                        .is_some_and(|i| !self.schema.is_composite(&i.type_name))
+                    {
+                        // A fragment only where the entry type is abstract.
+                        value_types.push(((t != entry_type).then(|| t.clone()), f.clone()));
+                    }
                 }
             }
         }
-        let has_type_name = self.schema.field("Attribute", "type").is_some();
-        if !has_type_name {
+        if let Some(p) = problem {
             self.err(
                 s.span(),
-                format!("{field}: attribute: the schema's Attribute type has no type {{ name }}"),
+                format!("{field}: attribute: the schema does not have the {} connector's custom attributes: {p}", self.ctx.source.connector),
             );
             return None;
         }
         self.select(scope, &r, |sel| {
-            if let Some(attrs) = sel.field("attributes", true) {
-                if let Some(t) = attrs.field("type", true) {
-                    t.field("name", false);
-                }
-                if let Some(els) = attrs.field("elements", true) {
-                    els.field("key", false);
-                    for (t, f) in &value_types {
-                        els.frag(t).field(f, false);
-                    }
+            let Some(items) = sel.field(&shape.field, true) else { return };
+            let mut at = Some(&mut *items);
+            let last = shape.group_name.len().saturating_sub(1);
+            for (i, f) in shape.group_name.iter().enumerate() {
+                at = at.and_then(|s| s.field(f, i < last));
+            }
+            let entries = match &shape.entries {
+                Some(e) => items.field(e, true),
+                None => Some(items),
+            };
+            if let Some(els) = entries {
+                els.field(&shape.entry_key, false);
+                for (t, f) in &value_types {
+                    match t {
+                        Some(t) => els.frag(t).field(f, false),
+                        None => els.field(f, false),
+                    };
                 }
             }
         });
@@ -1419,12 +1495,31 @@ impl Compiler<'_> {
         Some(Typed {
             e: Expr::Attribute {
                 of,
-                type_name: type_name.to_owned(),
-                key: key.to_owned(),
-                slots: AttrSlots::default(),
+                attr: Box::new(Attr {
+                    shape,
+                    group: group.to_owned(),
+                    key: key.to_owned(),
+                    slots: AttrSlots::default(),
+                }),
             },
             ty: Some(ColumnType::Text),
         })
+    }
+
+    /// The connector's money shapes, for error messages.
+    fn money_shapes_text(&self) -> String {
+        let shapes: Vec<String> = self
+            .ctx
+            .source
+            .money
+            .iter()
+            .map(|m| format!("an object with {} and {}", m.amount, m.currency.join(".")))
+            .collect();
+        if shapes.is_empty() {
+            format!("the {} connector has none", self.ctx.source.connector)
+        } else {
+            shapes.join(", or ")
+        }
     }
 
     fn path_expr(
@@ -1439,27 +1534,29 @@ impl Compiler<'_> {
             self.select(scope, &r, |_| {});
             (Conv::Text, ColumnType::Text)
         } else if r.end_is_list || self.schema.is_composite(&r.end_type) {
-            let is_money = !r.end_is_list && self.is_money(&r.end_type);
-            if is_money {
-                let cur = self
-                    .schema
-                    .field(&r.end_type, "currency")
-                    .map(|f| f.type_name)
-                    .unwrap_or_default();
-                if self.schema.field(&cur, "code").is_none() {
+            let money = if r.end_is_list { None } else { self.money_shape(&r.end_type) };
+            if let Some(shape) = money {
+                if !self.currency_resolves(&r.end_type, &shape.currency) {
                     self.err(
                         at.span(),
-                        format!("{field}: {} has no currency {{ code }}", r.end_type),
+                        format!(
+                            "{field}: {} has no {} (the currency code of a money value)",
+                            r.end_type,
+                            shape.currency.join(".")
+                        ),
                     );
                     return None;
                 }
                 self.select(scope, &r, |sel| {
-                    sel.field("valueInCents", false);
-                    if let Some(c) = sel.field("currency", true) {
-                        c.field("code", false);
+                    sel.field(&shape.amount, false);
+                    let mut at = Some(sel);
+                    let last = shape.currency.len() - 1;
+                    for (i, f) in shape.currency.iter().enumerate() {
+                        at = at.and_then(|s| s.field(f, i < last));
                     }
                 });
-                (Conv::Money { cents: 0, currency: 0, code: 0 }, ColumnType::Decimal)
+                let conv = MoneyConv { shape, amount: 0, currency: Vec::new() };
+                (Conv::Money(Box::new(conv)), ColumnType::Decimal)
             } else if self.schema.is_composite(&r.end_type) {
                 let fields = self.schema.scalar_fields(&r.end_type);
                 self.select(scope, &r, |sel| {
@@ -1477,14 +1574,23 @@ impl Compiler<'_> {
             }
         } else {
             self.select(scope, &r, |_| {});
-            match self.schema.scalar_kind(&r.end_type) {
-                ScalarKind::String | ScalarKind::Id | ScalarKind::Enum | ScalarKind::Other => {
-                    (Conv::Text, ColumnType::Text)
-                }
-                ScalarKind::Int | ScalarKind::Int64 => (Conv::Int, ColumnType::Int),
-                ScalarKind::Float => (Conv::Decimal, ColumnType::Decimal),
-                ScalarKind::Boolean => (Conv::Bool, ColumnType::Bool),
-                ScalarKind::DateTime => (Conv::Timestamp, ColumnType::Timestamp),
+            let custom = self.ctx.source.scalars.iter().find(|s| s.name == r.end_type);
+            match custom.map(|s| s.column_type) {
+                Some(ColumnType::Text) => (Conv::Text, ColumnType::Text),
+                Some(ColumnType::Int) => (Conv::Int, ColumnType::Int),
+                Some(ColumnType::Decimal) => (Conv::Decimal, ColumnType::Decimal),
+                Some(ColumnType::Bool) => (Conv::Bool, ColumnType::Bool),
+                Some(ColumnType::Timestamp) => (Conv::Timestamp, ColumnType::Timestamp),
+                Some(ColumnType::Date) => (Conv::Date, ColumnType::Date),
+                Some(ColumnType::Json) => (Conv::Json(None), ColumnType::Json),
+                None => match self.schema.scalar_kind(&r.end_type) {
+                    ScalarKind::String | ScalarKind::Id | ScalarKind::Enum | ScalarKind::Other => {
+                        (Conv::Text, ColumnType::Text)
+                    }
+                    ScalarKind::Int => (Conv::Int, ColumnType::Int),
+                    ScalarKind::Float => (Conv::Decimal, ColumnType::Decimal),
+                    ScalarKind::Boolean => (Conv::Bool, ColumnType::Bool),
+                },
             }
         };
         if self.flush_conflicts(at, field) {
@@ -1508,9 +1614,33 @@ impl Compiler<'_> {
         !conflicts.is_empty()
     }
 
-    fn is_money(&self, ty: &str) -> bool {
-        self.schema.field(ty, "valueInCents").is_some()
-            && self.schema.field(ty, "currency").is_some()
+    /// The connector's money shape that `ty` has, if any: a composite type
+    /// with the shape's amount field and the first field of its currency.
+    fn money_shape(&self, ty: &str) -> Option<MoneyShape> {
+        self.ctx
+            .source
+            .money
+            .iter()
+            .find(|m| {
+                !m.currency.is_empty()
+                    && self.schema.field(ty, &m.amount).is_some()
+                    && self.schema.field(ty, &m.currency[0]).is_some()
+            })
+            .cloned()
+    }
+
+    /// Whether the path `currency` leads from `ty` to a scalar.
+    fn currency_resolves(&self, ty: &str, currency: &[String]) -> bool {
+        let mut cur = ty.to_owned();
+        for (i, f) in currency.iter().enumerate() {
+            let Some(info) = self.schema.field(&cur, f) else { return false };
+            if info.is_list || self.schema.is_composite(&info.type_name) != (i + 1 < currency.len())
+            {
+                return false;
+            }
+            cur = info.type_name;
+        }
+        true
     }
 
     /// Resolves a path against the schema from the scope's start type.
@@ -1902,34 +2032,49 @@ fn link_expr(e: &mut Expr, layout: &Arc<Layout>, base: &[Step]) -> Result<(), St
         Expr::Path { path, conv } => {
             let end = link_path(layout, base, path)?;
             match conv {
-                Conv::Money { cents, currency, code } => {
+                Conv::Money(m) => {
                     let l = end.ok_or("money below a leaf")?;
-                    *cents = l.slot("valueInCents").ok_or("valueInCents not selected")?;
-                    *currency = l.slot("currency").ok_or("currency not selected")?;
-                    *code = l.kids[*currency]
-                        .as_ref()
-                        .and_then(|c| c.slot("code"))
-                        .ok_or("code not selected")?;
+                    m.amount = l.slot(&m.shape.amount).ok_or("money amount not selected")?;
+                    m.currency.clear();
+                    let mut at = Some(l);
+                    for f in &m.shape.currency {
+                        let here = at.ok_or("money currency below a leaf")?;
+                        let slot = here.slot(f).ok_or("money currency not selected")?;
+                        m.currency.push(slot);
+                        at = here.kids[slot].clone();
+                    }
                 }
                 Conv::Json(layout_slot) => *layout_slot = end,
                 _ => {}
             }
             Ok(())
         }
-        Expr::Attribute { of, slots, .. } => {
+        Expr::Attribute { of, attr } => {
+            let plan::Attr { shape, slots, .. } = attr.as_mut();
             let l = link_path(layout, base, of)?.ok_or("attributes below a leaf")?;
-            slots.attributes = l.slot("attributes").ok_or("attributes not selected")?;
-            let la = l.kids[slots.attributes].clone().ok_or("attributes is a leaf")?;
-            slots.type_ = la.slot("type").ok_or("type not selected")?;
-            slots.type_name = la.kids[slots.type_]
-                .as_ref()
-                .and_then(|t| t.slot("name"))
-                .ok_or("type.name not selected")?;
-            slots.elements = la.slot("elements").ok_or("elements not selected")?;
-            let le = la.kids[slots.elements].clone().ok_or("elements is a leaf")?;
-            slots.key = le.slot("key").ok_or("key not selected")?;
-            slots.values =
-                ["value", "selectedValue", "url"].iter().filter_map(|f| le.slot(f)).collect();
+            slots.list = l.slot(&shape.field).ok_or("attributes not selected")?;
+            let item = l.kids[slots.list].clone().ok_or("attributes is a leaf")?;
+            slots.group_name.clear();
+            let mut at = Some(Arc::clone(&item));
+            for f in &shape.group_name {
+                let here = at.ok_or("attribute group name below a leaf")?;
+                let slot = here.slot(f).ok_or("attribute group name not selected")?;
+                slots.group_name.push(slot);
+                at = here.kids[slot].clone();
+            }
+            let entry = match &shape.entries {
+                Some(f) => {
+                    let slot = item.slot(f).ok_or("attribute entries not selected")?;
+                    slots.entries = Some(slot);
+                    item.kids[slot].clone().ok_or("attribute entries is a leaf")?
+                }
+                None => {
+                    slots.entries = None;
+                    item
+                }
+            };
+            slots.key = entry.slot(&shape.entry_key).ok_or("attribute key not selected")?;
+            slots.values = shape.entry_values.iter().filter_map(|f| entry.slot(f)).collect();
             Ok(())
         }
         Expr::Lit(_) => Ok(()),

@@ -1,6 +1,6 @@
 //! Value conversions that must be exact: money from minor units and an ISO
-//! 4217 currency, decimals from JSON number text, and every date form Centra
-//! sends to a UTC instant.
+//! 4217 currency, decimals from JSON number text, and every date form the
+//! sources send to a UTC instant.
 
 use std::str::FromStr;
 
@@ -42,10 +42,24 @@ pub fn currency_exponent(code: &str) -> Option<u32> {
     }
 }
 
-/// Money from minor units: `valueInCents` / 10^exponent, exactly.
-pub fn money(minor_units: i64, currency: &str) -> Option<Decimal> {
-    let exp = currency_exponent(currency)?;
-    Some(Decimal::from_i128_with_scale(minor_units as i128, exp))
+/// Money from minor units: `minor_units` / 10^exponent, exactly.
+pub fn money(minor_units: i64, exponent: u32) -> Decimal {
+    Decimal::from_i128_with_scale(i128::from(minor_units), exponent)
+}
+
+/// Money from an amount written as decimal text (`"12.3"`), exactly; shown
+/// with at least the currency's `exponent` decimals (`12.30`), never
+/// rounded to it: an amount finer than the minor unit keeps its digits.
+pub fn money_decimal(text: &str, exponent: u32) -> Option<Decimal> {
+    let d = decimal(text)?;
+    if d.scale() >= exponent {
+        return Some(d);
+    }
+    let mut scaled = d;
+    scaled.rescale(exponent);
+    // Rescaling up only appends zeros; keep the amount as written if the
+    // mantissa had no room for them.
+    Some(if scaled == d { scaled } else { d })
 }
 
 /// A decimal from JSON number text (or a numeric string), exactly as written.
@@ -76,10 +90,10 @@ pub fn boolean(text: &str) -> Option<bool> {
     }
 }
 
-/// Parses every date-time form Centra sends into a UTC instant:
+/// Parses every date-time form sources send into a UTC instant:
 /// `2022-11-09T13:15:11+01:00`, `2021-12-31T13:44:23+0100`, `…Z`, fractions of
 /// a second, a space instead of the `T`, and `2021-10-23 00:00:00` or
-/// `2021-10-23` without an offset, which is local time of the instance's zone.
+/// `2021-10-23` without an offset, which is local time of the source's zone.
 pub fn timestamp(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     let t = text.trim();
     if t.len() < 10 || !t.is_char_boundary(10) {
@@ -139,12 +153,18 @@ mod tests {
 
     #[test]
     fn minor_units_follow_iso_4217() {
-        assert_eq!(money(12345, "SEK").unwrap().to_string(), "123.45");
-        assert_eq!(money(12345, "JPY").unwrap().to_string(), "12345");
-        assert_eq!(money(12345, "KWD").unwrap().to_string(), "12.345");
-        assert_eq!(money(-5, "EUR").unwrap().to_string(), "-0.05");
-        assert_eq!(money(1, "ISK").unwrap().to_string(), "1");
-        assert_eq!(money(1, "XXQ"), None);
+        assert_eq!(money(12345, currency_exponent("SEK").unwrap()).to_string(), "123.45");
+        assert_eq!(money(12345, currency_exponent("JPY").unwrap()).to_string(), "12345");
+        assert_eq!(money(12345, currency_exponent("KWD").unwrap()).to_string(), "12.345");
+        assert_eq!(money(-5, currency_exponent("EUR").unwrap()).to_string(), "-0.05");
+        assert_eq!(money(1, currency_exponent("ISK").unwrap()).to_string(), "1");
+        assert_eq!(currency_exponent("XXQ"), None);
+        assert_eq!(money_decimal("12.3", 2).unwrap().to_string(), "12.30");
+        assert_eq!(money_decimal("12.345", 2).unwrap().to_string(), "12.345");
+        assert_eq!(money_decimal("7", 0).unwrap().to_string(), "7");
+        assert_eq!(money_decimal("-0.5", 3).unwrap().to_string(), "-0.500");
+        assert_eq!(money_decimal("1e2", 2).unwrap().to_string(), "100.00");
+        assert_eq!(money_decimal("abc", 2), None);
         assert_eq!(currency_exponent("BHD"), Some(3));
         assert_eq!(currency_exponent("sek"), None);
         assert!(TWO_DECIMALS.windows(2).all(|w| w[0] < w[1]), "sorted for binary search");
@@ -153,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn every_centra_date_form_is_one_instant() {
+    fn every_date_form_is_one_instant() {
         let z = chrono_tz::Europe::Stockholm;
         let want = utc("2022-11-09T12:15:11Z");
         for form in [

@@ -3,7 +3,9 @@
 //!
 //! Architecture Invariant: this crate does no I/O; a plan is a pure function
 //! of (compiled mapping, record). Mapping files arrive through the caller's
-//! [`SourceLoader`], the Centra schema as SDL text in the [`CompileContext`].
+//! [`SourceLoader`]; the connector's record schema, stream types, money and
+//! custom-field shapes in the [`CompileContext`]'s
+//! [`cartage_core::SourceDescription`].
 //!
 //! ```text
 //! files --load+extends--> YAML nodes (with spans) --compile--> CompiledMapping
@@ -14,24 +16,41 @@
 //! The language is documented in `docs/mapping.md`.
 //!
 //! ```
-//! use cartage_core::{MappedRows, Record, Value};
+//! use cartage_core::{
+//!     AmountKind, MappedRows, MoneyShape, Record, RecordSchema, SchemaFormat, SourceDescription,
+//!     StreamType, Value,
+//! };
 //! use cartage_mapping::{CompileContext, compile};
 //!
-//! let sdl = "type Currency { code: String! }
-//!     type MonetaryValue { valueInCents: Int! currency: Currency! }
-//!     interface Order { id: String! grandTotal: MonetaryValue! }
-//!     type DirectToConsumerOrder implements Order { id: String! grandTotal: MonetaryValue! }
-//!     type Query { orders: [Order!]! }";
-//! let file = "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n      total_gross: grandTotal\n";
+//! // What a connector says about its records.
+//! let source = SourceDescription {
+//!     connector: "shop".into(),
+//!     schema: RecordSchema {
+//!         format: SchemaFormat::GraphqlSdl,
+//!         text: "type Money { cents: Int! currency: String! }
+//!             type Order { id: String! total: Money! }
+//!             type Query { orders: [Order!]! }".into(),
+//!         path: "shop.graphql".into(),
+//!     },
+//!     streams: vec![StreamType::new("orders", "Order")],
+//!     money: vec![MoneyShape {
+//!         amount: "cents".into(),
+//!         amount_kind: AmountKind::MinorUnits,
+//!         currency: vec!["currency".into()],
+//!     }],
+//!     attributes: None,
+//!     scalars: vec![],
+//!     default_timezone: "UTC".into(),
+//! };
+//! let file = "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n      total_gross: total\n";
 //! let loader = |name: &str| (name == "acme.yaml").then(|| (name.to_owned(), file.to_owned()));
-//! let mut ctx = CompileContext::centra("acme", sdl);
-//! ctx.streams = vec![("orders".into(), "Order".into())];
-//! let mapping = compile("acme.yaml", &loader, &ctx).map_err(|d| d.to_string())?;
-//! assert_eq!(mapping.selection("orders"), Some("id\ngrandTotal {\n  valueInCents\n  currency {\n    code\n  }\n}\n"));
+//! let mapping = compile("acme.yaml", &loader, &CompileContext::new("acme", source))
+//!     .map_err(|d| d.to_string())?;
+//! assert_eq!(mapping.selection("orders"), Some("id\ntotal {\n  cents\n  currency\n}\n"));
 //!
 //! let mapper = mapping.stream("orders").unwrap();
 //! let mut rows = MappedRows::new(mapper.tables().len());
-//! let record = Record::from_json_str(r#"{"id":"a1","grandTotal":{"valueInCents":12345,"currency":{"code":"SEK"}}}"#)?;
+//! let record = Record::from_json_str(r#"{"id":"a1","total":{"cents":12345,"currency":"SEK"}}"#)?;
 //! mapper.map_record(&record, &mut rows)?;
 //! let total = mapper.tables()[0].column_index("total_gross").unwrap();
 //! assert_eq!(rows.tables[0][0].0[total], Value::Decimal("123.45".parse()?));
@@ -56,7 +75,7 @@ use std::sync::Arc;
 
 use cartage_core::{RecordMapper, SharedSchema};
 
-pub use compile::{CENTRA_STREAMS, CompileContext, DEFAULT_TIMEZONE, compile};
+pub use compile::{CompileContext, compile, declared_source};
 pub use error::{Diagnostic, Diagnostics, Location, MapError};
 pub use load::SourceLoader;
 pub use mapper::{OnError, StreamMapper};

@@ -256,12 +256,12 @@ mod tests {
     #[test]
     fn extends_targets_resolve_against_the_naming_file() {
         assert_eq!(
-            resolve_relative("mappings/acme.yaml", "centra/default.yaml"),
-            "mappings/centra/default.yaml"
+            resolve_relative("mappings/acme.yaml", "shop/default.yaml"),
+            "mappings/shop/default.yaml"
         );
         assert_eq!(
-            resolve_relative("mappings/x/acme.yaml", "../centra/default.yaml"),
-            "mappings/centra/default.yaml"
+            resolve_relative("mappings/x/acme.yaml", "../shop/default.yaml"),
+            "mappings/shop/default.yaml"
         );
         assert_eq!(resolve_relative("acme.yaml", "./base.yaml"), "base.yaml");
         assert_eq!(resolve_relative("a/b.yaml", "/abs/c.yaml"), "/abs/c.yaml");

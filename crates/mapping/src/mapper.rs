@@ -362,7 +362,7 @@ impl RecordMapper for StreamMapper {
     }
 
     /// Names each root table's rows by the first column read straight from
-    /// a field the deleted record carries (a Centra order deleted is
+    /// a field the deleted record carries (an order deleted as
     /// `{"number": 1234}`: `orders.order_number`). Child tables follow their
     /// parent in the sink. A value that does not convert is a data error,
     /// handled by the mapping's `on_error` like a record's.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cartage_core::{ColumnType, Value};
+use cartage_core::{AmountKind, AttributeShape, ColumnType, MoneyShape, Value};
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -86,23 +86,41 @@ pub(crate) enum Conv {
     Timestamp,
     /// The calendar date as written (local date of the instance).
     Date,
-    /// A `MonetaryValue`: slots of `valueInCents`, `currency`, and `code` in it.
-    Money {
-        cents: usize,
-        currency: usize,
-        code: usize,
-    },
+    /// A money object of the connector's shape: its fields and, once
+    /// linked, their slots.
+    Money(Box<MoneyConv>),
     /// A whole subtree as JSON; the layout names its fields.
     Json(Option<Arc<Layout>>),
 }
 
-/// Slots of the attributes fragment inside an object.
+/// A money value: the connector's shape and the slots of its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MoneyConv {
+    pub shape: MoneyShape,
+    /// The amount's slot in the money object.
+    pub amount: usize,
+    /// The slots from the money object down to the currency code.
+    pub currency: Vec<usize>,
+}
+
+/// A custom attribute read as `group.key`, in the connector's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Attr {
+    pub shape: AttributeShape,
+    pub group: String,
+    pub key: String,
+    pub slots: AttrSlots,
+}
+
+/// The slots of a custom attribute's fields, once linked.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct AttrSlots {
-    pub attributes: usize,
-    pub type_: usize,
-    pub type_name: usize,
-    pub elements: usize,
+    /// The list of groups (or of entries) in the object.
+    pub list: usize,
+    /// From a group (or entry) down to its group name.
+    pub group_name: Vec<usize>,
+    /// The group's list of entries; `None` when the list holds entries.
+    pub entries: Option<usize>,
     pub key: usize,
     pub values: Vec<usize>,
 }
@@ -153,7 +171,7 @@ pub(crate) struct Cond {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
     Path { path: Path, conv: Conv },
-    Attribute { of: Path, type_name: String, key: String, slots: AttrSlots },
+    Attribute { of: Path, attr: Box<Attr> },
     Lit(Value),
     Coalesce(Vec<Expr>),
     Concat { parts: Vec<Expr>, separator: String },
@@ -217,8 +235,8 @@ impl Expr {
     pub fn eval(&self, cx: &Ctx<'_, '_>) -> Result<Value, Fail> {
         match self {
             Expr::Path { path, conv } => convert_j(cx.doc, path.resolve(cx), conv, cx.zone),
-            Expr::Attribute { of, type_name, key, slots } => {
-                Ok(attribute(cx.doc, of.resolve(cx), type_name, key, slots))
+            Expr::Attribute { of, attr } => {
+                Ok(attribute(cx.doc, of.resolve(cx), &attr.group, &attr.key, &attr.slots))
             }
             Expr::Lit(v) => Ok(v.clone()),
             Expr::Coalesce(items) => {
@@ -425,8 +443,8 @@ fn convert_j(doc: &Doc<'_>, n: N, conv: &Conv, zone: Tz) -> Result<Value, Fail> 
     if let Conv::Json(layout) = conv {
         return Ok(Value::Json(json::to_json(doc, n, layout.as_deref())));
     }
-    if let Conv::Money { cents, currency, code } = conv {
-        return money(doc, n, *cents, *currency, *code);
+    if let Conv::Money(m) = conv {
+        return money(doc, n, m);
     }
     let Some(raw) = doc.raw(n) else {
         return Err(fail(j_text(doc, n), conv_name(conv)));
@@ -445,7 +463,7 @@ fn convert_j(doc: &Doc<'_>, n: N, conv: &Conv, zone: Tz) -> Result<Value, Fail> 
         Conv::Bool => convert::boolean(&text).map(Value::Bool),
         Conv::Timestamp => convert::timestamp(&text, zone).map(Value::Timestamp),
         Conv::Date => convert::date(&text).map(Value::Date),
-        Conv::Money { .. } | Conv::Json(_) => None,
+        Conv::Money(_) | Conv::Json(_) => None,
     };
     out.ok_or_else(|| fail(raw, conv_name(conv)))
 }
@@ -458,40 +476,57 @@ fn conv_name(conv: &Conv) -> &'static str {
         Conv::Bool => "boolean",
         Conv::Timestamp => "timestamp",
         Conv::Date => "date",
-        Conv::Money { .. } => "money",
+        Conv::Money(_) => "money",
         Conv::Json(_) => "json",
     }
 }
 
-fn money(doc: &Doc<'_>, n: N, cents: usize, currency: usize, code: usize) -> Result<Value, Fail> {
+fn money(doc: &Doc<'_>, n: N, m: &MoneyConv) -> Result<Value, Fail> {
     if !matches!(n, N::Obj { .. }) {
         return Err(fail(j_text(doc, n), "money"));
     }
-    let cents_n = doc.slot(n, cents);
-    let code_n = doc.slot(doc.slot(n, currency), code);
-    let shown =
-        || format!("{{valueInCents: {}, currency: {}}}", j_text(doc, cents_n), j_text(doc, code_n));
-    if cents_n.is_nullish() {
+    let amount_n = doc.slot(n, m.amount);
+    let code_n = m.currency.iter().fold(n, |at, &slot| doc.slot(at, slot));
+    let shown = || {
+        format!(
+            "{{{}: {}, {}: {}}}",
+            m.shape.amount,
+            j_text(doc, amount_n),
+            m.shape.currency.join("."),
+            j_text(doc, code_n)
+        )
+    };
+    let with_detail = |detail: String| {
+        let mut f = fail(shown(), "money");
+        f.detail = Some(detail);
+        f
+    };
+    if amount_n.is_nullish() {
         return Ok(Value::Null);
     }
-    let (Some(c), Some(k)) = (doc.raw(cents_n), doc.raw(code_n)) else {
-        let mut f = fail(shown(), "money");
-        f.detail = Some("valueInCents and currency.code are both needed".into());
-        return Err(f);
-    };
-    let Some(minor) = convert::integer(&leaf_text(c)) else {
-        let mut f = fail(shown(), "money");
-        f.detail = Some("valueInCents is not an integer".into());
-        return Err(f);
+    let (Some(a), Some(k)) = (doc.raw(amount_n), doc.raw(code_n)) else {
+        return Err(with_detail(format!(
+            "{} and {} are both needed",
+            m.shape.amount,
+            m.shape.currency.join(".")
+        )));
     };
     let code = leaf_text(k);
-    match convert::money(minor, &code) {
-        Some(d) => Ok(Value::Decimal(d)),
-        None => {
-            let mut f = fail(shown(), "money");
-            f.detail = Some(format!("unknown ISO 4217 currency {code:?}"));
-            Err(f)
+    let Some(exponent) = convert::currency_exponent(&code) else {
+        return Err(with_detail(format!("unknown ISO 4217 currency {code:?}")));
+    };
+    let amount = leaf_text(a);
+    match m.shape.amount_kind {
+        AmountKind::MinorUnits => {
+            let Some(minor) = convert::integer(&amount) else {
+                return Err(with_detail(format!("{} is not an integer", m.shape.amount)));
+            };
+            Ok(Value::Decimal(convert::money(minor, exponent)))
         }
+        AmountKind::Decimal => match convert::money_decimal(&amount, exponent) {
+            Some(d) => Ok(Value::Decimal(d)),
+            None => Err(with_detail(format!("{} is not a decimal number", m.shape.amount))),
+        },
     }
 }
 
@@ -499,21 +534,30 @@ fn is_str(doc: &Doc<'_>, n: N, want: &str) -> bool {
     doc.raw(n).and_then(json::leaf_str).is_some_and(|s| s == want)
 }
 
-fn attribute(doc: &Doc<'_>, obj: N, type_name: &str, key: &str, s: &AttrSlots) -> Value {
-    for &attr in doc.items(doc.slot(obj, s.attributes)) {
-        if !is_str(doc, doc.slot(doc.slot(attr, s.type_), s.type_name), type_name) {
+fn attribute(doc: &Doc<'_>, obj: N, group: &str, key: &str, s: &AttrSlots) -> Value {
+    let value = |entry: N| {
+        s.values
+            .iter()
+            .find_map(|&slot| doc.raw(doc.slot(entry, slot)))
+            .map_or(Value::Null, |raw| Value::Text(leaf_text(raw).into_owned()))
+    };
+    for &item in doc.items(doc.slot(obj, s.list)) {
+        let name = s.group_name.iter().fold(item, |at, &slot| doc.slot(at, slot));
+        if !is_str(doc, name, group) {
             continue;
         }
-        for &el in doc.items(doc.slot(attr, s.elements)) {
-            if !is_str(doc, doc.slot(el, s.key), key) {
-                continue;
-            }
-            for &slot in &s.values {
-                if let Some(raw) = doc.raw(doc.slot(el, slot)) {
-                    return Value::Text(leaf_text(raw).into_owned());
+        match s.entries {
+            Some(entries) => {
+                if let Some(&entry) = doc
+                    .items(doc.slot(item, entries))
+                    .iter()
+                    .find(|&&e| is_str(doc, doc.slot(e, s.key), key))
+                {
+                    return value(entry);
                 }
             }
-            return Value::Null;
+            None if is_str(doc, doc.slot(item, s.key), key) => return value(item),
+            None => {}
         }
     }
     Value::Null

@@ -1,8 +1,9 @@
-//! The Centra GraphQL schema as the compiler sees it: which fields a type
+//! A connector's record schema as the compiler sees it: which fields a type
 //! has, what they return, and which concrete types an interface stands for.
 
 use apollo_compiler::Schema;
 use apollo_compiler::schema::ExtendedType;
+use cartage_core::{RecordSchema, SchemaFormat};
 
 /// What a leaf field returns, as far as conversions care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,12 +11,10 @@ pub enum ScalarKind {
     String,
     Id,
     Int,
-    Int64,
     Float,
     Boolean,
-    DateTime,
     Enum,
-    /// Any other custom scalar: read as text.
+    /// A custom scalar the connector's description does not type: text.
     Other,
 }
 
@@ -51,6 +50,13 @@ impl GqlSchema {
         }
     }
 
+    /// The schema a connector describes its records with.
+    pub fn from_description(described: &RecordSchema) -> Result<Self, String> {
+        match described.format {
+            SchemaFormat::GraphqlSdl => Self::parse(&described.text, &described.path),
+        }
+    }
+
     pub fn has_type(&self, name: &str) -> bool {
         self.schema.types.contains_key(name)
     }
@@ -68,10 +74,8 @@ impl GqlSchema {
             "String" => ScalarKind::String,
             "ID" => ScalarKind::Id,
             "Int" => ScalarKind::Int,
-            "Int64" => ScalarKind::Int64,
             "Float" => ScalarKind::Float,
             "Boolean" => ScalarKind::Boolean,
-            "DateTimeTz" | "DateTime" | "Date" => ScalarKind::DateTime,
             _ => match self.schema.types.get(name) {
                 Some(ExtendedType::Enum(_)) => ScalarKind::Enum,
                 _ => ScalarKind::Other,
@@ -205,7 +209,8 @@ mod tests {
         assert!(s.field("Order", "customer").is_none());
         assert_eq!(s.field("A", "customer").unwrap().type_name, "C");
         assert!(s.field("B", "lines").unwrap().is_list);
-        assert_eq!(s.scalar_kind("Int64"), ScalarKind::Int64);
+        assert_eq!(s.scalar_kind("Int64"), ScalarKind::Other);
+        assert_eq!(s.scalar_kind("Int"), ScalarKind::Int);
         assert!(s.can_narrow("Order", "A"));
         assert!(!s.can_narrow("Order", "C"));
     }

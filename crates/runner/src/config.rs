@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use cartage_sinks::SinkConfig;
-use connector_centra::CentraConfig;
 use serde::Deserialize;
+
+pub use crate::registry::SourceConfig;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -44,15 +45,6 @@ pub struct RawConnection {
 pub enum OneOrMany {
     One(PathBuf),
     Many(Vec<PathBuf>),
-}
-
-/// Every source Cartage knows: one variant per connector (the one place
-/// where connectors are registered).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum SourceConfig {
-    /// Centra's GraphQL Integration API.
-    Centra(CentraConfig),
 }
 
 /// A checked connection.

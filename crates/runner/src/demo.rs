@@ -1,72 +1,83 @@
-//! `cartage demo`: the Centra simulator in-process, synced into SQLite:
-//! orders, inventory, purchase orders and deliveries.
+//! `cartage demo`: a connector's simulator in-process, synced into SQLite
+//! (for Centra: orders, inventory, purchase orders and deliveries).
 //!
 //! The demo goes through exactly the code a real sync uses: the simulator
-//! listens on a loopback port and the Centra connector talks HTTP to it.
+//! listens on a loopback port and the connector talks HTTP to it. The
+//! simulators are linked only into builds with the `demo` feature.
 
 use std::path::Path;
 
-use centra_sim::{SimConfig, Simulator};
 use tokio_util::sync::CancellationToken;
 
 use crate::Outcome;
-use crate::config::{Connection, SourceConfig};
-use crate::sync::{self, report_error};
+use crate::sync::report_error;
 
-/// Starts the simulator with `orders` demo orders and syncs them into `db`.
-pub async fn run(db: &Path, orders: u64, cancel: CancellationToken) -> Outcome {
-    let sim = Simulator::new(SimConfig { orders, ..SimConfig::default() });
-    let running = match sim.serve(([127, 0, 0, 1], 0).into()).await {
+/// Starts the simulator of `source` (default: the first connector) with
+/// `orders` demo orders and syncs it into `db`.
+#[cfg(feature = "demo")]
+pub async fn run(
+    source: Option<&str>,
+    db: &Path,
+    orders: u64,
+    cancel: CancellationToken,
+) -> Outcome {
+    use crate::config::Connection;
+    use crate::registry::{self, SimulatorOptions};
+    use crate::sync;
+
+    let name = source.unwrap_or(registry::CONNECTORS[0].name);
+    if registry::find(name).is_none() {
+        report_error(&format!("unknown connector {name:?} (known: {})", registry::names()));
+        return Outcome::BadConfig;
+    }
+    let options = SimulatorOptions { profile: None, orders: Some(orders), page_size: None };
+    let running = match registry::start_simulator(name, options).await {
         Ok(running) => running,
         Err(e) => {
-            report_error(&format!("cannot start the Centra simulator: {e}"));
+            report_error(&e);
             return Outcome::Failed;
         }
     };
-    println!("Centra simulator with {orders} orders at {}", running.graphql_url);
+    println!("{name} simulator with {orders} orders at {}", running.url);
     println!("Syncing into {}", db.display());
-
-    let source_yaml =
-        // The simulator's clock starts at 2026-03-01: trust it however far
-        // it is from ours (ten years).
-        format!(
-            "type: centra\nendpoint: {}\ntoken: {}\nmax_clock_skew_secs: 315360000\n",
-            running.graphql_url, running.token
-        );
-    let connection = match demo_connection(&source_yaml, db) {
-        Ok(connection) => connection,
-        Err(message) => {
-            report_error(&message);
-            running.shutdown().await;
-            return Outcome::Failed;
-        }
+    let sink =
+        match serde_yaml::from_str(&format!("type: sqlite\nurl: sqlite://{}\n", db.display())) {
+            Ok(sink) => sink,
+            Err(e) => {
+                report_error(&format!("internal error: demo sink configuration: {e}"));
+                running.shutdown().await;
+                return Outcome::Failed;
+            }
+        };
+    let registry::RunningSimulator { source, mappings, streams, stopper, .. } = running;
+    let connection = Connection {
+        tenant: "demo".to_owned(),
+        source,
+        mappings: mappings.into_iter().map(Into::into).collect(),
+        sink,
+        streams: Some(streams.clone()),
     };
     let outcome = sync::run_connections(vec![connection], sync::Options::default(), cancel).await;
-    running.shutdown().await;
+    stopper.shutdown().await;
     if matches!(outcome, Outcome::Done) {
         println!(
-            "Done. Look inside: sqlite3 {} 'select status, count(*) from orders group by 1' (also: order_lines, inventory_levels, purchase_orders, indeliveries, indelivery_lines)",
-            db.display()
+            "Done. Look inside: sqlite3 {} 'select status, count(*) from orders group by 1' (the streams synced: {})",
+            db.display(),
+            streams.join(", ")
         );
     }
     outcome
 }
 
-fn demo_connection(source_yaml: &str, db: &Path) -> Result<Connection, String> {
-    let source: SourceConfig = serde_yaml::from_str(source_yaml)
-        .map_err(|e| format!("internal error: demo source configuration: {e}"))?;
-    let sink = serde_yaml::from_str(&format!("type: sqlite\nurl: sqlite://{}\n", db.display()))
-        .map_err(|e| format!("internal error: demo sink configuration: {e}"))?;
-    Ok(Connection {
-        tenant: "demo".to_owned(),
-        source,
-        mappings: vec![
-            crate::mapping::BUILTIN_DEFAULT.into(),
-            crate::mapping::BUILTIN_SUPPLY.into(),
-        ],
-        sink,
-        streams: Some(
-            ["orders", "inventory", "purchase_orders", "indeliveries"].map(str::to_owned).to_vec(),
-        ),
-    })
+/// Without the `demo` feature there is no simulator to run.
+#[cfg(not(feature = "demo"))]
+pub async fn run(
+    source: Option<&str>,
+    db: &Path,
+    orders: u64,
+    cancel: CancellationToken,
+) -> Outcome {
+    let _ = (source, db, orders, cancel);
+    report_error("this cartage was built without simulators: rebuild with `--features demo`");
+    Outcome::BadConfig
 }

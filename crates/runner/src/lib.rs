@@ -10,6 +10,7 @@ mod demo;
 mod logging;
 mod mapping;
 mod mapping_cli;
+pub mod registry;
 mod resources;
 mod summary;
 mod sync;
@@ -47,9 +48,12 @@ enum Command {
         #[arg(long)]
         summary_json: Option<PathBuf>,
     },
-    /// Starts the Centra simulator in-process with demo data and syncs it into
-    /// a SQLite file.
+    /// Starts a connector's simulator in-process with demo data and syncs it
+    /// into a SQLite file (needs a build with `--features demo`).
     Demo {
+        /// The connector whose simulator runs (default: the first registered).
+        #[arg(long)]
+        source: Option<String>,
         /// Where the demo database goes.
         #[arg(long, default_value = "cartage-demo.db")]
         db: PathBuf,
@@ -73,10 +77,16 @@ enum MappingCommand {
         /// The tenant whose constants apply.
         #[arg(long, default_value = "validate")]
         tenant: String,
+        /// The connector the files are for, if they do not say (`source:`).
+        #[arg(long)]
+        source: Option<String>,
     },
-    /// Prints the GraphQL query the connector sends for the mapping.
+    /// Prints the request the connector sends for each stream of the mapping.
     Query {
         file: PathBuf,
+        /// The connector the file is for, if it does not say (`source:`).
+        #[arg(long)]
+        source: Option<String>,
         /// Only this stream.
         #[arg(long)]
         stream: Option<String>,
@@ -92,12 +102,16 @@ enum MappingCommand {
         /// ...of this tenant (default: the first).
         #[arg(long, requires = "config")]
         tenant: Option<String>,
-        /// ...or from an in-process simulator.
+        /// ...or from an in-process simulator of the mapping's connector
+        /// (needs a build with `--features demo`).
         #[arg(long, conflicts_with = "config")]
         simulator: bool,
-        /// The simulator's data profile.
-        #[arg(long, default_value = "plain", requires = "simulator")]
-        profile: String,
+        /// The simulator's data profile (default: the simulator's own).
+        #[arg(long, requires = "simulator")]
+        profile: Option<String>,
+        /// The connector the file is for, if it does not say (`source:`).
+        #[arg(long, requires = "simulator")]
+        source: Option<String>,
         #[arg(long, default_value = "orders")]
         stream: String,
         /// How many records.
@@ -133,13 +147,15 @@ pub fn main() -> ExitCode {
                 let options = sync::Options { tenant, streams, summary_json };
                 sync::run(&config, options, cancel).await
             }
-            Command::Demo { db, orders } => demo::run(&db, orders, cancel).await,
+            Command::Demo { source, db, orders } => {
+                demo::run(source.as_deref(), &db, orders, cancel).await
+            }
             Command::Mapping { command } => match command {
-                MappingCommand::Validate { files, tenant } => {
-                    mapping_cli::validate(&files, &tenant)
+                MappingCommand::Validate { files, tenant, source } => {
+                    mapping_cli::validate(&files, &tenant, source.as_deref())
                 }
-                MappingCommand::Query { file, stream, tenant } => {
-                    mapping_cli::query(&file, &tenant, stream.as_deref())
+                MappingCommand::Query { file, source, stream, tenant } => {
+                    mapping_cli::query(&file, &tenant, stream.as_deref(), source.as_deref())
                 }
                 MappingCommand::Preview {
                     file,
@@ -147,12 +163,13 @@ pub fn main() -> ExitCode {
                     tenant,
                     simulator: _,
                     profile,
+                    source,
                     stream,
                     sample,
                 } => {
                     let from = match config {
                         Some(path) => mapping_cli::PreviewSource::Config { path, tenant },
-                        None => mapping_cli::PreviewSource::Simulator { profile },
+                        None => mapping_cli::PreviewSource::Simulator { profile, source },
                     };
                     mapping_cli::preview(&file, from, &stream, sample, cancel).await
                 }

@@ -22,10 +22,14 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(
-            "warn,cartage=info,cartage_core=info,cartage_runner=info,connector_centra=info,\
-             cartage_sinks=info,cartage_mapping=info",
-        )
+        let mut directives = String::from(
+            "warn,cartage=info,cartage_core=info,cartage_runner=info,cartage_sinks=info,\
+             cartage_mapping=info",
+        );
+        for connector in crate::registry::CONNECTORS {
+            directives.push_str(&format!(",{}=info", connector.log_target));
+        }
+        EnvFilter::new(directives)
     });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {

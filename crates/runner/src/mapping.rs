@@ -4,23 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cartage_core::RecordMapper;
+use cartage_core::{RecordMapper, SourceDescription};
 use cartage_mapping::{CompileContext, CompiledMapping};
 
-/// The name under which the standard Centra mapping, built into the binary,
-/// can be used without the `mappings/` folder at hand (the demo uses it).
-pub const BUILTIN_DEFAULT: &str = "builtin:centra/default.yaml";
-
-const BUILTIN_DEFAULT_TEXT: &str = include_str!("../../../mappings/centra/default.yaml");
-
-/// The standard Centra supply mapping (stock, purchase orders, deliveries),
-/// built into the binary like [`BUILTIN_DEFAULT`].
-pub const BUILTIN_SUPPLY: &str = "builtin:centra/supply.yaml";
-
-const BUILTIN_SUPPLY_TEXT: &str = include_str!("../../../mappings/centra/supply.yaml");
-
-/// The Centra schema the mapping's paths are checked against.
-const CENTRA_SCHEMA: &str = include_str!("../../../connectors/centra/schema.graphql");
+use crate::registry::{self, Connector};
 
 /// A compiled mapping.
 pub struct Loaded(CompiledMapping);
@@ -40,29 +27,59 @@ impl Loaded {
     }
 }
 
-/// Reads a file for the mapping engine; `builtin:` names come from the binary.
+/// Reads a file for the mapping engine; `builtin:` names come from the
+/// registry's built-in mappings.
 pub fn read_source(name: &str) -> Option<(String, String)> {
-    if name == BUILTIN_DEFAULT {
-        return Some((name.to_owned(), BUILTIN_DEFAULT_TEXT.to_owned()));
-    }
-    if name == BUILTIN_SUPPLY {
-        return Some((name.to_owned(), BUILTIN_SUPPLY_TEXT.to_owned()));
+    if let Some(builtin) = name.strip_prefix("builtin:") {
+        return registry::builtin_mapping(builtin).map(|text| (name.to_owned(), text.to_owned()));
     }
     let text = std::fs::read_to_string(name).ok()?;
     Some((name.to_owned(), text))
 }
 
-/// Compiles the mapping at `path` for `tenant`; the error lists every
-/// problem found, one per line, each with file:line:column.
-pub fn load(path: &Path, tenant: &str) -> Result<Loaded, String> {
+fn name_of(path: &Path) -> Result<String, String> {
     let name = path.to_string_lossy().into_owned();
     if !name.starts_with("builtin:") && !path.is_file() {
         return Err(format!("{name}: mapping file not found"));
     }
-    let context = CompileContext::centra(tenant, CENTRA_SCHEMA);
+    Ok(name)
+}
+
+/// Compiles the mapping at `path` for `tenant` of a connector described by
+/// `source`; the error lists every problem found, one per line, each with
+/// file:line:column.
+pub fn load(path: &Path, tenant: &str, source: SourceDescription) -> Result<Loaded, String> {
+    let name = name_of(path)?;
+    let context = CompileContext::new(tenant, source);
     cartage_mapping::compile(&name, &read_source, &context)
         .map(Loaded)
         .map_err(|diagnostics| diagnostics.to_string())
+}
+
+/// The connector a mapping file is for, when no configuration says: the
+/// `--source` flag, else the file's `source:` (or that of a file it
+/// extends).
+pub fn connector_of(path: &Path, flag: Option<&str>) -> Result<&'static Connector, String> {
+    let name = name_of(path)?;
+    let declared =
+        cartage_mapping::declared_source(&name, &read_source).map_err(|d| d.to_string())?;
+    let chosen = match (flag, declared.as_deref()) {
+        (Some(flag), Some(declared)) if flag != declared => {
+            return Err(format!(
+                "{name}: the mapping is written for the {declared:?} connector, not {flag:?}"
+            ));
+        }
+        (Some(name), _) | (None, Some(name)) => name.to_owned(),
+        (None, None) => {
+            return Err(format!(
+                "{name}: which connector is this mapping for? add `source: <connector>` to it (or to a file it extends), or pass --source (one of {})",
+                registry::names()
+            ));
+        }
+    };
+    registry::find(&chosen).ok_or_else(|| {
+        format!("{name}: unknown connector {chosen:?} (known: {})", registry::names())
+    })
 }
 
 /// Resolves a mapping path written in a configuration file relative to it.

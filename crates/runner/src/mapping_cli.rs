@@ -4,26 +4,46 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cartage_core::{MappedRows, ReadRequest, RecordMapper, Source, SourceBatch};
-use centra_sim::{SimConfig, Simulator};
+use cartage_core::{MappedRows, ReadRequest, RecordMapper, Source, SourceBatch, SourceDescription};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::Outcome;
-use crate::config::{self, SourceConfig};
+use crate::config;
 use crate::mapping;
+use crate::registry::Connector;
 use crate::sync::report_error;
 
+/// The connector of a mapping file for a command without a configuration.
+fn connector(file: &Path, flag: Option<&str>) -> Result<&'static Connector, Outcome> {
+    mapping::connector_of(file, flag).map_err(|e| {
+        if e.lines().count() > 1 {
+            eprintln!("{e}");
+        } else {
+            report_error(&e);
+        }
+        Outcome::BadConfig
+    })
+}
+
 /// Compiles every file and reports all problems; exit 2 if any file fails.
-pub fn validate(files: &[PathBuf], tenant: &str) -> Outcome {
+pub fn validate(files: &[PathBuf], tenant: &str, source: Option<&str>) -> Outcome {
     let mut failed = false;
     for file in files {
-        match mapping::load(file, tenant) {
+        let connector = match connector(file, source) {
+            Ok(c) => c,
+            Err(_) => {
+                failed = true;
+                continue;
+            }
+        };
+        match mapping::load(file, tenant, (connector.description)()) {
             Ok(loaded) => {
                 let tables = loaded.tables();
                 println!(
-                    "{}: ok (streams: {}; tables: {})",
+                    "{}: ok (connector: {}; streams: {}; tables: {})",
                     file.display(),
+                    connector.name,
                     loaded.streams().join(", "),
                     tables.join(", ")
                 );
@@ -37,9 +57,13 @@ pub fn validate(files: &[PathBuf], tenant: &str) -> Outcome {
     if failed { Outcome::BadConfig } else { Outcome::Done }
 }
 
-/// Prints the GraphQL query the connector sends for each stream of the file.
-pub fn query(file: &Path, tenant: &str, stream: Option<&str>) -> Outcome {
-    let loaded = match mapping::load(file, tenant) {
+/// Prints the request the connector sends for each stream of the file.
+pub fn query(file: &Path, tenant: &str, stream: Option<&str>, source: Option<&str>) -> Outcome {
+    let connector = match connector(file, source) {
+        Ok(c) => c,
+        Err(outcome) => return outcome,
+    };
+    let loaded = match mapping::load(file, tenant, (connector.description)()) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -58,15 +82,17 @@ pub fn query(file: &Path, tenant: &str, stream: Option<&str>) -> Outcome {
             ));
             return Outcome::BadConfig;
         };
-        if stream != connector_centra::ORDERS_STREAM {
-            report_error(&format!("stream {stream:?}: the Centra connector does not read it yet"));
-            return Outcome::BadConfig;
+        let selection = mapper.selection();
+        match (connector.describe_read)(&stream, selection.as_deref()) {
+            Some(text) => println!("{text}"),
+            None => {
+                report_error(&format!(
+                    "stream {stream:?}: the {} connector does not read it",
+                    connector.name
+                ));
+                return Outcome::BadConfig;
+            }
         }
-        let selection = mapper
-            .selection()
-            .unwrap_or_else(|| connector_centra::DEFAULT_ORDER_SELECTION.to_owned());
-        println!("# stream {stream}: one page of an incremental window");
-        println!("{}", connector_centra::orders::orders_query(&selection, true, true, true));
     }
     Outcome::Done
 }
@@ -75,8 +101,83 @@ pub fn query(file: &Path, tenant: &str, stream: Option<&str>) -> Outcome {
 pub enum PreviewSource {
     /// A connection of a configuration file.
     Config { path: PathBuf, tenant: Option<String> },
-    /// An in-process simulator with this data profile.
-    Simulator { profile: String },
+    /// An in-process simulator of the mapping's connector, with this data
+    /// profile.
+    Simulator { profile: Option<String>, source: Option<String> },
+}
+
+/// A source to preview from, what it is described by, and what to stop.
+struct Opened {
+    source: Arc<dyn Source>,
+    description: SourceDescription,
+    tenant: String,
+    #[cfg(feature = "demo")]
+    simulator: Option<crate::registry::RunningSimulator>,
+}
+
+async fn open(file: &Path, from: PreviewSource, sample: usize) -> Result<Opened, Outcome> {
+    match from {
+        PreviewSource::Config { path, tenant } => {
+            let connections = config::load(&path).map_err(|e| {
+                report_error(&e.to_string());
+                Outcome::BadConfig
+            })?;
+            let Some(connection) =
+                connections.into_iter().find(|c| tenant.as_ref().is_none_or(|t| &c.tenant == t))
+            else {
+                report_error(&format!("{}: no such tenant", path.display()));
+                return Err(Outcome::BadConfig);
+            };
+            let source = connection.source.connector().build(&connection.tenant).map_err(|e| {
+                report_error(&e.to_string());
+                Outcome::BadConfig
+            })?;
+            Ok(Opened {
+                source,
+                description: connection.source.description(),
+                tenant: connection.tenant.clone(),
+                #[cfg(feature = "demo")]
+                simulator: None,
+            })
+        }
+        #[cfg(feature = "demo")]
+        PreviewSource::Simulator { profile, source } => {
+            let connector = connector(file, source.as_deref())?;
+            let options = crate::registry::SimulatorOptions {
+                profile,
+                orders: None,
+                page_size: Some(sample.clamp(1, 200)),
+            };
+            let running =
+                crate::registry::start_simulator(connector.name, options).await.map_err(|e| {
+                    report_error(&e);
+                    Outcome::Failed
+                })?;
+            let built = running.source.connector().build("preview");
+            let source = match built {
+                Ok(s) => s,
+                Err(e) => {
+                    running.shutdown().await;
+                    report_error(&e.to_string());
+                    return Err(Outcome::Failed);
+                }
+            };
+            Ok(Opened {
+                source,
+                description: (connector.description)(),
+                tenant: "preview".to_owned(),
+                simulator: Some(running),
+            })
+        }
+        #[cfg(not(feature = "demo"))]
+        PreviewSource::Simulator { profile, source } => {
+            let _ = (file, sample, profile, source);
+            report_error(
+                "this cartage was built without simulators: rebuild with `--features demo`, or preview with --config",
+            );
+            Err(Outcome::BadConfig)
+        }
+    }
 }
 
 /// Reads `sample` records of `stream` and prints each beside the rows the
@@ -88,66 +189,27 @@ pub async fn preview(
     sample: usize,
     cancel: CancellationToken,
 ) -> Outcome {
-    let (source, tenant, _running): (Arc<dyn Source>, String, Option<centra_sim::RunningSim>) =
-        match from {
-            PreviewSource::Config { path, tenant } => {
-                let connections = match config::load(&path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        report_error(&e.to_string());
-                        return Outcome::BadConfig;
-                    }
-                };
-                let Some(connection) = connections
-                    .into_iter()
-                    .find(|c| tenant.as_ref().is_none_or(|t| &c.tenant == t))
-                else {
-                    report_error(&format!("{}: no such tenant", path.display()));
-                    return Outcome::BadConfig;
-                };
-                let SourceConfig::Centra(centra) = &connection.source;
-                match centra.build(&connection.tenant) {
-                    Ok(s) => (Arc::new(s), connection.tenant.clone(), None),
-                    Err(e) => {
-                        report_error(&e.to_string());
-                        return Outcome::BadConfig;
-                    }
-                }
-            }
-            PreviewSource::Simulator { profile } => {
-                let sim = Simulator::new(SimConfig { profile, ..SimConfig::default() });
-                let running = match sim.serve(([127, 0, 0, 1], 0).into()).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        report_error(&format!("cannot start the simulator: {e}"));
-                        return Outcome::Failed;
-                    }
-                };
-                let yaml = format!(
-                    // The simulator's clock starts at 2026-03-01: trust it.
-                    "type: centra\nendpoint: {}\ntoken: {}\npage_size: {}\nmax_clock_skew_secs: 315360000\n",
-                    running.graphql_url,
-                    running.token,
-                    sample.clamp(1, 200)
-                );
-                let config: SourceConfig = match serde_yaml::from_str(&yaml) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        report_error(&format!("internal error: preview source: {e}"));
-                        return Outcome::Failed;
-                    }
-                };
-                let SourceConfig::Centra(centra) = &config;
-                match centra.build("preview") {
-                    Ok(s) => (Arc::new(s), "preview".to_owned(), Some(running)),
-                    Err(e) => {
-                        report_error(&e.to_string());
-                        return Outcome::Failed;
-                    }
-                }
-            }
-        };
-    let loaded = match mapping::load(file, &tenant) {
+    let opened = match open(file, from, sample).await {
+        Ok(o) => o,
+        Err(outcome) => return outcome,
+    };
+    let outcome = preview_from(file, &opened, stream, sample, cancel).await;
+    #[cfg(feature = "demo")]
+    if let Some(simulator) = opened.simulator {
+        simulator.shutdown().await;
+    }
+    outcome
+}
+
+async fn preview_from(
+    file: &Path,
+    opened: &Opened,
+    stream: &str,
+    sample: usize,
+    cancel: CancellationToken,
+) -> Outcome {
+    let (source, tenant) = (&opened.source, &opened.tenant);
+    let loaded = match mapping::load(file, tenant, opened.description.clone()) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -171,7 +233,7 @@ pub async fn preview(
         committed: cartage_core::Committed::channel().1,
     };
     let reader = {
-        let source = Arc::clone(&source);
+        let source = Arc::clone(source);
         tokio::spawn(async move { source.read(request, tx).await })
     };
     let mut shown = 0;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::Outcome;
-use crate::config::{self, Connection, SourceConfig};
+use crate::config::{self, Connection};
 use crate::mapping;
 use crate::summary::{RunSummary, StreamSummary};
 
@@ -160,7 +160,7 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
     // refused (which file would fill it?).
     let mut loaded: Vec<(&Path, mapping::Loaded)> = Vec::new();
     for file in &connection.mappings {
-        let mapping = mapping::load(file, &tenant)?;
+        let mapping = mapping::load(file, &tenant, connection.source.description())?;
         for stream in mapping.streams() {
             if let Some((other, _)) = loaded.iter().find(|(_, l)| l.streams().contains(&stream)) {
                 return Err(format!(
@@ -176,11 +176,11 @@ fn prepare(connection: Connection, cli_streams: &[String]) -> Result<Prepared, S
     let files = || {
         connection.mappings.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
     };
-    let source: Arc<dyn Source> = match &connection.source {
-        SourceConfig::Centra(centra) => {
-            Arc::new(centra.build(&tenant).map_err(|e| format!("tenant {tenant}: {e}"))?)
-        }
-    };
+    let source: Arc<dyn Source> = connection
+        .source
+        .connector()
+        .build(&tenant)
+        .map_err(|e| format!("tenant {tenant}: {e}"))?;
     let defs = source.streams();
     let offered: Vec<String> = defs.iter().map(|s| s.name.clone()).collect();
     let streams: Vec<String> = if !cli_streams.is_empty() {

@@ -200,7 +200,7 @@ broken!(
     attribute_without_element_key,
     "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n    custom:\n      channel: { attribute: ord_source, of: DirectToConsumerOrder }\n",
     &[],
-    "mapping.yaml:7:29: custom field channel of table orders: attribute: expected attribute_type.element_key (e.g. cus_extra.id), found \"ord_source\""
+    "mapping.yaml:7:29: custom field channel of table orders: attribute: expected group.key (e.g. cus_extra.id), found \"ord_source\""
 );
 
 broken!(
@@ -438,7 +438,7 @@ broken!(
     money_from_a_non_money_path,
     "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: id\n      total_gross: { path: number, type: money }\n",
     &[],
-    "mapping.yaml:6:42: column total_gross of table orders: type money needs a path to a MonetaryValue (an object with valueInCents and currency), the value is integer"
+    "mapping.yaml:6:42: column total_gross of table orders: type money needs a path to a money object (an object with valueInCents and currency.code), the value is integer"
 );
 
 broken!(

@@ -82,7 +82,7 @@ fn an_unconvertible_value_names_the_record_the_field_and_the_value() {
     let out = run(&m, "orders", &[record]);
     assert_eq!(
         out["error"],
-        "data error: stream orders: record \"abc\": orders.total_gross: cannot convert {valueInCents: 100, currency: \"XXQ\"} to money: unknown ISO 4217 currency \"XXQ\""
+        "data error: stream orders: record \"abc\": orders.total_gross: cannot convert {valueInCents: 100, currency.code: \"XXQ\"} to money: unknown ISO 4217 currency \"XXQ\""
     );
 }
 

@@ -3,6 +3,7 @@
 //! mapping, and properties (no input panics the compiler or a plan).
 
 mod broken;
+mod connectors;
 mod default_mapping;
 mod golden;
 mod properties;

@@ -16,7 +16,7 @@ pub fn schema_sdl() -> String {
 }
 
 pub fn ctx() -> CompileContext {
-    CompileContext::centra("acme", schema_sdl())
+    CompileContext::new("acme", connector_centra::description())
 }
 
 /// Compiles `root` with names resolved in `dir` first, then in `mappings/`.
