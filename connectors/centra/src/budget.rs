@@ -1,34 +1,29 @@
-//! A client-side mirror of Centra's rate-limit token buckets, so that a sync
-//! waits before a request instead of being refused with HTTP 429.
+//! Centra's rate limits as the shared toolkit's budget
+//! ([`cartage_http_source::budget`]), so that a sync waits before a request
+//! instead of being refused with HTTP 429.
 //!
 //! Centra keeps, per environment and shared by every integration, token
 //! buckets for request count and query complexity over 10 s and 1 h windows:
 //! a bucket holds up to its quota and refills continuously at quota/window.
-//! [`BudgetState`] keeps the same four buckets, sized at `quota × share`.
-//! Before a request it computes how long to wait until every bucket holds
-//! the request's cost (1 request, and the complexity the same query shape
-//! cost last time), then charges it; the response's `extensions.complexity`
-//! corrects the charge. The `rateLimits` query recalibrates the levels to
-//! what the server reports, which also accounts for other integrations.
-//!
-//! [`BudgetState`] is a pure function of the instants passed in (the tests
-//! drive it with a fake clock); [`Budget`] wraps it for async callers.
+//! [`BudgetState`] keeps the same four buckets, sized at `quota × share`;
+//! the response's `extensions.complexity` corrects each charge, and the
+//! `rateLimits` query recalibrates the levels to what the server reports,
+//! which also accounts for other integrations.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use cartage_http_source::budget::{self as toolkit, Bucket, Resource};
 use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
 use tracing::warn;
 
 use crate::error::CentraError;
 
-/// A budget wait at least this long is logged: a sync that stands still
-/// for a minute should say why.
-const LONG_WAIT: Duration = Duration::from_secs(60);
+pub use toolkit::Permit;
+
+const TEN_SECONDS: Duration = Duration::from_secs(10);
+const ONE_HOUR: Duration = Duration::from_secs(3600);
 
 /// A tier's quotas, per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,240 +50,119 @@ pub struct RateLimitRow {
     pub remaining: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Resource {
-    Requests,
-    Complexity,
+/// Whether `row` reports on `bucket`.
+fn matches(bucket: &Bucket, row: &RateLimitRow) -> bool {
+    let kind = match bucket.resource {
+        Resource::Requests => "REQUEST_COUNT",
+        Resource::Cost => "QUERY_COMPLEXITY",
+    };
+    let window = if bucket.window == TEN_SECONDS { "TEN_SECONDS" } else { "ONE_HOUR" };
+    row.kind == kind && row.interval == window
 }
 
-#[derive(Debug, Clone)]
-struct Bucket {
-    resource: Resource,
-    window: Duration,
-    capacity: f64,
-    level: f64,
-}
-
-impl Bucket {
-    fn new(resource: Resource, window: Duration, quota: u64, share: f64) -> Self {
-        let capacity = quota as f64 * share;
-        Bucket { resource, window, capacity, level: capacity }
-    }
-
-    /// Tokens per second.
-    fn rate(&self) -> f64 {
-        self.capacity / self.window.as_secs_f64()
-    }
-
-    /// How long refilling `missing` tokens takes, at most the bucket's
-    /// window. The server's bucket is full again one window after it was
-    /// last drained, so a longer wait (a tiny capacity, a deep debt after an
-    /// expensive query) only mirrors our model's arithmetic: send after the
-    /// window, and let a 429's `Retry-After` speak if the server disagrees.
-    /// A bucket that never refills (capacity 0) waits the window too,
-    /// instead of dividing by zero.
-    fn refill_time(&self, missing: f64) -> Duration {
-        let secs = missing / self.rate();
-        match Duration::try_from_secs_f64(secs) {
-            Ok(wait) if secs.is_finite() => wait.min(self.window),
-            _ => self.window,
-        }
-    }
-
-    fn cost(&self, complexity: f64) -> f64 {
-        match self.resource {
-            Resource::Requests => 1.0,
-            Resource::Complexity => complexity,
-        }
-    }
-
-    fn matches(&self, row: &RateLimitRow) -> bool {
-        let kind = match self.resource {
-            Resource::Requests => "REQUEST_COUNT",
-            Resource::Complexity => "QUERY_COMPLEXITY",
-        };
-        let window = if self.window.as_secs() == 10 { "TEN_SECONDS" } else { "ONE_HOUR" };
-        row.kind == kind && row.interval == window
-    }
-}
-
-/// The buckets and the per-query-shape complexity estimates, at explicit instants.
+/// Centra's four buckets at explicit instants.
 #[derive(Debug, Clone)]
 pub struct BudgetState {
-    buckets: Vec<Bucket>,
+    inner: toolkit::BudgetState,
     share: f64,
-    updated: Instant,
-    blocked_until: Option<Instant>,
-    estimates: HashMap<u64, f64>,
-    default_estimate: f64,
-    /// The server reported no limits at all: nothing to wait for.
-    unlimited: bool,
 }
 
 impl BudgetState {
     /// Full buckets sized from the tier, at `now`.
     pub fn new(quotas: TierQuotas, share: f64, now: Instant) -> Self {
-        const TEN_SECONDS: Duration = Duration::from_secs(10);
-        const ONE_HOUR: Duration = Duration::from_secs(3600);
-        BudgetState {
-            buckets: vec![
-                Bucket::new(Resource::Requests, TEN_SECONDS, quotas.requests_10s, share),
-                Bucket::new(Resource::Requests, ONE_HOUR, quotas.requests_1h, share),
-                Bucket::new(Resource::Complexity, TEN_SECONDS, quotas.complexity_10s, share),
-                Bucket::new(Resource::Complexity, ONE_HOUR, quotas.complexity_1h, share),
-            ],
-            share,
-            updated: now,
-            blocked_until: None,
-            estimates: HashMap::new(),
-            // A guess for a query never sent before: a twentieth of the
-            // 10 s complexity quota; corrected by the first response.
-            default_estimate: quotas.complexity_10s as f64 * share / 20.0,
-            unlimited: false,
-        }
+        let sized = |q: u64| q as f64 * share;
+        let buckets = vec![
+            Bucket::new(Resource::Requests, TEN_SECONDS, sized(quotas.requests_10s)),
+            Bucket::new(Resource::Requests, ONE_HOUR, sized(quotas.requests_1h)),
+            Bucket::new(Resource::Cost, TEN_SECONDS, sized(quotas.complexity_10s)),
+            Bucket::new(Resource::Cost, ONE_HOUR, sized(quotas.complexity_1h)),
+        ];
+        // A guess for a query never sent before: a twentieth of the 10 s
+        // complexity quota; corrected by the first response.
+        let default_estimate = sized(quotas.complexity_10s) / 20.0;
+        BudgetState { inner: toolkit::BudgetState::new(buckets, default_estimate, now), share }
     }
 
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        if elapsed > 0.0 {
-            for bucket in &mut self.buckets {
-                bucket.level = (bucket.level + elapsed * bucket.rate()).min(bucket.capacity);
-            }
-            self.updated = now;
-        }
-    }
-
-    /// The complexity a request of `shape` is expected to cost. A query
-    /// never answered yet is guessed to cost as much as the dearest query
-    /// seen so far (at least the default guess): a run that moves on to a
-    /// new stream's query, with the bucket drained by the last stream, then
-    /// waits for room instead of meeting a 429.
+    /// See [`toolkit::BudgetState::estimate`].
     pub fn estimate(&self, shape: u64) -> f64 {
-        match self.estimates.get(&shape) {
-            Some(&known) => known,
-            None => self.estimates.values().copied().fold(self.default_estimate, f64::max),
-        }
+        self.inner.estimate(shape)
     }
 
-    /// How long to wait, from `now`, until every bucket holds a request of
-    /// `complexity` (a cost above a bucket's capacity waits for a full bucket).
+    /// See [`toolkit::BudgetState::delay`].
     pub fn delay(&mut self, complexity: f64, now: Instant) -> Duration {
-        self.refill(now);
-        let mut wait =
-            self.blocked_until.map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
-        if self.unlimited {
-            return wait;
-        }
-        for bucket in &self.buckets {
-            let need = bucket.cost(complexity).min(bucket.capacity);
-            let missing = need - bucket.level;
-            // Sub-token shortfalls are float noise from the refill arithmetic.
-            if missing > 1e-6 {
-                wait = wait.max(bucket.refill_time(missing));
-            }
-        }
-        wait
+        self.inner.delay(complexity, now)
     }
 
-    /// Takes a request of `complexity` from every bucket.
+    /// See [`toolkit::BudgetState::charge`].
     pub fn charge(&mut self, complexity: f64, now: Instant) {
-        self.refill(now);
-        for bucket in &mut self.buckets {
-            bucket.level -= bucket.cost(complexity);
-        }
+        self.inner.charge(complexity, now);
     }
 
-    /// Replaces the charged estimate of a request of `shape` by the
-    /// complexity the server reported, and remembers it for the next one.
+    /// See [`toolkit::BudgetState::correct`].
     pub fn correct(&mut self, shape: u64, charged: f64, actual: u64, now: Instant) {
-        self.refill(now);
-        let actual = actual as f64;
-        for bucket in &mut self.buckets {
-            if bucket.resource == Resource::Complexity {
-                bucket.level = (bucket.level - (actual - charged)).min(bucket.capacity);
-            }
-        }
-        self.estimates.insert(shape, actual);
+        self.inner.correct(shape, charged, actual as f64, now);
     }
 
     /// Sets the buckets to what the server's `rateLimits` reports: quotas
     /// (times our share) and remaining tokens. Rows of other kinds (mutations)
     /// are ignored; a server that reports no rows has no limits.
     pub fn calibrate(&mut self, rows: &[RateLimitRow], now: Instant) {
-        self.refill(now);
-        self.unlimited = rows.is_empty();
-        for bucket in &mut self.buckets {
-            if let Some(row) = rows.iter().find(|row| bucket.matches(row)) {
-                if row.quota == 0 {
-                    // A bucket that holds nothing admits nothing: a quirk of
-                    // the report, not a limit to plan by. Keep our sizing;
-                    // a real refusal arrives as a 429 with Retry-After.
-                    warn!(
-                        kind = %row.kind,
-                        interval = %row.interval,
-                        "centra rateLimits reports a quota of 0; keeping the previous quota for this bucket"
-                    );
-                    continue;
-                }
-                bucket.capacity = row.quota as f64 * self.share;
-                bucket.level = (row.remaining as f64).min(bucket.capacity);
-                if bucket.resource == Resource::Complexity && bucket.window.as_secs() == 10 {
-                    self.default_estimate = bucket.capacity / 20.0;
-                }
-            }
-        }
+        calibrate(&mut self.inner, self.share, rows, now);
     }
 
     /// The complexity one request may cost: half of the 10-second
     /// complexity bucket, so a request never waits for a whole bucket (and
     /// is never dearer than one); infinite without limits.
     pub fn request_complexity_cap(&self) -> f64 {
-        if self.unlimited {
-            return f64::INFINITY;
-        }
-        self.buckets
-            .iter()
-            .filter(|b| b.resource == Resource::Complexity)
-            .map(|b| b.capacity)
-            .fold(f64::INFINITY, f64::min)
-            / 2.0
+        self.inner.request_cost_cap()
     }
 
     /// Holds every request back until `until` (after an HTTP 429).
     pub fn block_until(&mut self, until: Instant) {
-        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
+        self.inner.block_until(until);
     }
 
     #[cfg(test)]
     fn levels(&self) -> Vec<f64> {
-        self.buckets.iter().map(|b| b.level).collect()
+        self.inner.buckets().iter().map(|b| b.level).collect()
     }
 }
 
-/// A charged request: settle it with the response's complexity.
-#[derive(Debug, Clone, Copy)]
-pub struct Permit {
-    shape: u64,
-    charged: f64,
-    /// How long the budget held the request back.
-    pub waited: Duration,
+fn calibrate(state: &mut toolkit::BudgetState, share: f64, rows: &[RateLimitRow], now: Instant) {
+    state.set_unlimited(rows.is_empty());
+    let buckets: Vec<Bucket> = state.buckets().to_vec();
+    for (index, bucket) in buckets.iter().enumerate() {
+        let Some(row) = rows.iter().find(|row| matches(bucket, row)) else { continue };
+        if row.quota == 0 {
+            // A bucket that holds nothing admits nothing: a quirk of the
+            // report, not a limit to plan by. Keep our sizing; a real
+            // refusal arrives as a 429 with Retry-After.
+            warn!(
+                kind = %row.kind,
+                interval = %row.interval,
+                "centra rateLimits reports a quota of 0; keeping the previous quota for this bucket"
+            );
+            continue;
+        }
+        let capacity = row.quota as f64 * share;
+        state.set_bucket(index, capacity, None, row.remaining as f64, now);
+        if bucket.resource == Resource::Cost && bucket.window == TEN_SECONDS {
+            state.set_default_estimate(capacity / 20.0);
+        }
+    }
 }
 
 /// The budget of one tenant, shared by all of its reads.
 #[derive(Debug)]
 pub struct Budget {
-    state: Mutex<BudgetState>,
+    inner: toolkit::Budget,
+    share: f64,
 }
 
 impl Budget {
     pub fn new(quotas: TierQuotas, share: f64) -> Self {
-        Budget { state: Mutex::new(BudgetState::new(quotas, share, Instant::now())) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
-        // No code path panics while holding the lock, and the state stays
-        // consistent between statements, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let state = BudgetState::new(quotas, share, Instant::now());
+        Budget { inner: toolkit::Budget::new(state.inner), share }
     }
 
     /// Waits until the buckets hold a request of `shape`, then charges it.
@@ -297,56 +171,27 @@ impl Budget {
         shape: u64,
         cancel: &CancellationToken,
     ) -> Result<Permit, CentraError> {
-        let mut waited = Duration::ZERO;
-        loop {
-            let delay = {
-                let mut state = self.lock();
-                let now = Instant::now();
-                let estimate = state.estimate(shape);
-                let delay = state.delay(estimate, now);
-                if delay.is_zero() {
-                    state.charge(estimate, now);
-                    return Ok(Permit { shape, charged: estimate, waited });
-                }
-                delay
-            };
-            if delay >= LONG_WAIT {
-                warn!(
-                    wait_secs = delay.as_secs(),
-                    "the centra rate-limit budget holds requests back (budget_share or the quotas left are small)"
-                );
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(CentraError::Cancelled),
-                _ = tokio::time::sleep(delay) => waited += delay,
-            }
-        }
+        self.inner.acquire(shape, cancel).await.map_err(|toolkit::Cancelled| CentraError::Cancelled)
     }
 
     /// Corrects a permit's charge to the complexity the server reported.
     pub fn settle(&self, permit: &Permit, actual: Option<u64>) {
-        if let Some(actual) = actual {
-            self.lock().correct(permit.shape, permit.charged, actual, Instant::now());
-        }
+        self.inner.settle(permit, actual.map(|a| a as f64));
     }
 
     /// See [`BudgetState::calibrate`].
     pub fn calibrate(&self, rows: &[RateLimitRow]) {
-        self.lock().calibrate(rows, Instant::now());
+        calibrate(&mut self.inner.lock(), self.share, rows, Instant::now());
     }
 
-    /// Holds every request back for `wait` from now (after an HTTP 429);
-    /// a wait beyond what an `Instant` can hold blocks as long as it can.
+    /// See [`toolkit::Budget::block_for`].
     pub fn block_for(&self, wait: Duration) {
-        let now = Instant::now();
-        // One year: no wait comes near it after the `Retry-After` cap.
-        let until = now.checked_add(wait).unwrap_or(now + Duration::from_secs(365 * 86_400));
-        self.lock().block_until(until);
+        self.inner.block_for(wait);
     }
 
     /// See [`BudgetState::request_complexity_cap`].
     pub fn request_complexity_cap(&self) -> f64 {
-        self.lock().request_complexity_cap()
+        self.inner.request_cost_cap()
     }
 }
 

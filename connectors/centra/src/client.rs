@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::budget::{Budget, RateLimitRow};
 use crate::error::CentraError;
-use crate::retry::{RetryPolicy, parse_retry_after};
+use cartage_http_source::{BodyError, RetryPolicy, describe, parse_retry_after, read_capped};
 
 /// The probe and calibration query: cheap, needs no permission.
 pub const RATE_LIMITS_QUERY: &str = "query CartageRateLimits { rateLimits { type intervalSeconds quota usedQuota remainingQuota } }";
@@ -27,8 +27,7 @@ pub const RATE_LIMITS_QUERY: &str = "query CartageRateLimits { rateLimits { type
 /// seconds, not after the full backoff of a sync.
 const CHECK_RETRIES: u32 = 2;
 
-/// A mebibyte, the unit of `max_response_mib`.
-pub const MIB: u64 = 1024 * 1024;
+pub use cartage_http_source::MIB;
 
 /// Recalibrate the budget from `rateLimits` after this many requests.
 const CALIBRATE_EVERY: u32 = 50;
@@ -322,48 +321,18 @@ impl CentraClient {
         classify(status, server_date, &bytes, self.endpoint.as_str(), &self.token)
     }
 
-    /// Reads the body, at most `max_response_bytes` of it.
-    ///
-    /// reqwest inflates a gzip body as it streams (and then drops the
-    /// `Content-Length`, the compressed size), so the cap counts the
-    /// decompressed bytes chunk by chunk: a compressed bomb stops at the cap
-    /// after reading less than the cap off the wire, since the compressed
-    /// form is the smaller. An uncompressed body announcing more than the cap
-    /// is refused before its first byte. What is left unbounded, a
-    /// compressed stream yielding no output, is bounded by `timeout_ms`. Too
-    /// large is fatal: the same request gets the same answer again.
-    async fn read_body<T>(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Outcome<T>> {
+    /// Reads the body, at most `max_response_bytes` of it (after
+    /// decompression, see [`read_capped`]). Too large is fatal: the same
+    /// request gets the same answer again.
+    async fn read_body<T>(&self, response: reqwest::Response) -> Result<Vec<u8>, Outcome<T>> {
         let limit = self.max_response_bytes;
-        let too_large = |what: String| {
-            Outcome::Fatal(self.response_error(format!(
+        read_capped(response, limit).await.map_err(|error| match error {
+            BodyError::TooLarge(what) => Outcome::Fatal(self.response_error(format!(
                 "the response body {what} max_response_mib = {} ({limit} bytes, decompressed); lower page_size or raise max_response_mib",
                 limit / MIB
-            )))
-        };
-        if let Some(length) = response.content_length().filter(|l| *l > limit) {
-            return Err(too_large(format!("announces {length} bytes, more than")));
-        }
-        // One allocation for a body that announces its length; a page of
-        // orders is about a megabyte, which doubling would copy ~20 times.
-        let announced = response.content_length().map_or(0, |l| l.min(limit));
-        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > limit {
-                        return Err(too_large("exceeds".to_owned()));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => return Ok(body),
-                Err(error) => {
-                    return Err(Outcome::Retry(
-                        self.token
-                            .redact(&format!("reading the response body: {}", describe(&error))),
-                    ));
-                }
-            }
-        }
+            ))),
+            BodyError::Read(message) => Outcome::Retry(self.token.redact(&message)),
+        })
     }
 
     fn response_error(&self, message: String) -> CentraError {
@@ -380,26 +349,6 @@ fn shape_of(query: &str, variables: &serde_json::Value) -> u64 {
     query.hash(&mut hasher);
     variables.get("first").map(|v| v.to_string()).hash(&mut hasher);
     hasher.finish()
-}
-
-/// A reqwest error with its causes (reqwest's own message is terse).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        String::new()
-    };
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(e) = source {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 #[derive(Deserialize)]

@@ -11,9 +11,9 @@ use serde::{Deserialize, Deserializer};
 use crate::budget::{Budget, TierQuotas};
 use crate::client::{CentraClient, ClientOptions};
 use crate::error::CentraError;
-use crate::retry::RetryPolicy;
 use crate::source::CentraSource;
 use crate::window::WindowPolicy;
+use cartage_http_source::RetryPolicy;
 
 /// The `source:` block of a connection with `type: centra`.
 ///

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Checkpoint;
+use cartage_http_source::Checkpoint;
 
 /// The stream's name (the data model's table is `indeliveries`).
 pub const DELIVERIES_STREAM: &str = "indeliveries";

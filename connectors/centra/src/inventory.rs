@@ -46,10 +46,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::checkpoint::Checkpoint;
 use crate::error::CentraError;
 use crate::paging;
 use crate::source::{CentraSource, resume};
+use cartage_http_source::Checkpoint;
 
 /// The stream's name (the data model's table is `inventory_levels`).
 pub const INVENTORY_STREAM: &str = "inventory";

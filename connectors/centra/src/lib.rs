@@ -15,9 +15,11 @@
 //! - [`client`]: the GraphQL client: bearer token, timeouts, retries with
 //!   full-jitter backoff for retriable failures, `Retry-After` by the
 //!   server's clock on 429, fatal errors for refused tokens, missing
-//!   permissions and invalid queries.
-//! - [`budget`]: token buckets mirroring Centra's rate limits, calibrated
-//!   from the `rateLimits` query, so a sync waits instead of meeting 429.
+//!   permissions and invalid queries (backoff, `Retry-After`, capped bodies
+//!   and checkpoints come from the shared toolkit, `cartage-http-source`).
+//! - [`budget`]: Centra's four rate-limit buckets on the toolkit's budget,
+//!   calibrated from the `rateLimits` query, so a sync waits instead of
+//!   meeting 429.
 //! - [`orders`]: the queries, the default selection and the checkpoint
 //!   ([`OrdersState`]); [`source`]: the run loop over `updatedAt` windows.
 //! - [`purchase_orders`]: the `purchase_orders` stream, by `updatedAt`
@@ -33,7 +35,6 @@
 //!   batch marking them is committed.
 
 pub mod budget;
-pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub(crate) mod deletions;
@@ -44,12 +45,11 @@ pub mod inventory;
 pub mod orders;
 pub(crate) mod paging;
 pub mod purchase_orders;
-pub mod retry;
 pub mod source;
 pub mod window;
 
 pub use budget::Budget;
-pub use checkpoint::Checkpoint;
+pub use cartage_http_source::{Checkpoint, RetryPolicy};
 pub use client::CentraClient;
 pub use config::{CentraConfig, Tier};
 pub use describe::{CONNECTOR, describe_read, description};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::checkpoint::Checkpoint;
+use cartage_http_source::Checkpoint;
 
 /// The version of [`OrdersState`] this crate writes.
 pub const STATE_VERSION: u32 = 1;

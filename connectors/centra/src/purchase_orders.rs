@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Checkpoint;
 use crate::orders::Window;
+use cartage_http_source::Checkpoint;
 
 /// The stream's name.
 pub const PURCHASE_ORDERS_STREAM: &str = "purchase_orders";

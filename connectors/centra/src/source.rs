@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::checkpoint::Checkpoint;
 use crate::client::CentraClient;
 use crate::deletions::{
     CONFIRM, ConfirmData, EVENTS, EVENTS_PER_PAGE, EventsData, LISTEN, LISTENERS, ListenData,
@@ -37,6 +36,7 @@ use crate::purchase_orders::{
     purchase_orders_query,
 };
 use crate::window::WindowPolicy;
+use cartage_http_source::Checkpoint;
 
 /// The orders stream: one record per order, its lines inside.
 pub const ORDERS_STREAM: &str = "orders";

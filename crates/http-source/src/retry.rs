@@ -44,7 +44,7 @@ impl RetryPolicy {
             warn!(
                 asked_secs = wait.as_secs(),
                 max_retry_after_secs = self.max_retry_after.as_secs(),
-                "centra Retry-After asks for an absurd wait; waiting max_retry_after_secs instead"
+                "Retry-After asks for an absurd wait; waiting max_retry_after_secs instead"
             );
             return self.max_retry_after;
         }
