@@ -85,6 +85,12 @@ pub enum SchemaFormat {
     /// GraphQL SDL: the record types are the schema's object, interface and
     /// union types, and a mapping's paths derive the query's selection.
     GraphqlSdl,
+    /// A JSON Schema document, for sources without GraphQL: each record type
+    /// is an entry of `$defs` (the subset read is documented in
+    /// `docs/mapping.md`). The selection a mapping derives is written in
+    /// GraphQL's selection syntax either way; a REST connector may use it
+    /// to ask for fewer fields, or ignore it.
+    JsonSchema,
 }
 
 /// How one kind of money object is shaped.

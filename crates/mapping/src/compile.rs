@@ -1575,7 +1575,8 @@ impl Compiler<'_> {
         } else {
             self.select(scope, &r, |_| {});
             let custom = self.ctx.source.scalars.iter().find(|s| s.name == r.end_type);
-            match custom.map(|s| s.column_type) {
+            let custom = custom.map(|s| s.column_type).or(self.schema.scalar_type(&r.end_type));
+            match custom {
                 Some(ColumnType::Text) => (Conv::Text, ColumnType::Text),
                 Some(ColumnType::Int) => (Conv::Int, ColumnType::Int),
                 Some(ColumnType::Decimal) => (Conv::Decimal, ColumnType::Decimal),

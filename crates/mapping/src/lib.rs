@@ -61,6 +61,7 @@ mod compile;
 mod convert;
 pub mod error;
 mod json;
+mod json_schema;
 mod load;
 mod mapper;
 pub mod names;

@@ -3,7 +3,7 @@
 
 use apollo_compiler::Schema;
 use apollo_compiler::schema::ExtendedType;
-use cartage_core::{RecordSchema, SchemaFormat};
+use cartage_core::{ColumnType, RecordSchema, SchemaFormat};
 
 /// What a leaf field returns, as far as conversions care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub struct FieldInfo {
 /// A parsed, validated schema.
 pub struct GqlSchema {
     schema: Schema,
+    /// Scalars the schema's own language types (a JSON Schema's
+    /// `format: date-time`), beside those the connector describes.
+    scalars: Vec<(String, ColumnType)>,
 }
 
 impl std::fmt::Debug for GqlSchema {
@@ -43,7 +46,7 @@ impl GqlSchema {
     /// Parses and validates SDL text; the error lists the schema's problems.
     pub fn parse(sdl: &str, path: &str) -> Result<Self, String> {
         match Schema::parse_and_validate(sdl, path) {
-            Ok(valid) => Ok(GqlSchema { schema: valid.into_inner() }),
+            Ok(valid) => Ok(GqlSchema { schema: valid.into_inner(), scalars: Vec::new() }),
             Err(with) => {
                 Err(with.errors.to_string().lines().next().unwrap_or("invalid schema").to_owned())
             }
@@ -54,7 +57,21 @@ impl GqlSchema {
     pub fn from_description(described: &RecordSchema) -> Result<Self, String> {
         match described.format {
             SchemaFormat::GraphqlSdl => Self::parse(&described.text, &described.path),
+            SchemaFormat::JsonSchema => {
+                let sdl = crate::json_schema::to_sdl(&described.text)?;
+                let mut schema = Self::parse(&sdl, &described.path)?;
+                schema.scalars = crate::json_schema::SCALARS
+                    .iter()
+                    .map(|(name, ty)| ((*name).to_owned(), *ty))
+                    .collect();
+                Ok(schema)
+            }
         }
+    }
+
+    /// The column type of a scalar the schema's language defines, if any.
+    pub fn scalar_type(&self, name: &str) -> Option<ColumnType> {
+        self.scalars.iter().find(|(n, _)| n == name).map(|(_, t)| *t)
     }
 
     pub fn has_type(&self, name: &str) -> bool {

@@ -165,3 +165,95 @@ fn money_on_a_connector_without_money_says_so() {
         "mapping.yaml:6:45: column total_gross of table orders: type money needs a path to a money object (the shop connector has none), the value is timestamp"
     );
 }
+
+/// A REST source: its records described by JSON Schema, not GraphQL.
+fn rest() -> SourceDescription {
+    SourceDescription {
+        connector: "rest".into(),
+        schema: RecordSchema {
+            format: SchemaFormat::JsonSchema,
+            text: r##"{"$defs": {
+              "Order": {"type": "object", "properties": {
+                "id": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "total": {"$ref": "#/$defs/Money"},
+                "lines": {"type": "array", "items": {"type": "object", "properties": {
+                  "line": {"type": "integer"}, "sku": {"type": "string"},
+                  "quantity": {"type": "integer"}}}},
+                "meta": {"type": ["object", "null"]}
+              }},
+              "Money": {"type": "object", "properties": {
+                "cents": {"type": "integer"}, "currency": {"type": "string"}}}
+            }}"##
+                .into(),
+            path: "connectors/rest/records.json".into(),
+        },
+        streams: vec![StreamType::new("orders", "Order")],
+        money: vec![MoneyShape {
+            amount: "cents".into(),
+            amount_kind: AmountKind::MinorUnits,
+            currency: vec!["currency".into()],
+        }],
+        attributes: None,
+        scalars: vec![],
+        default_timezone: "UTC".into(),
+    }
+}
+
+#[test]
+fn a_json_schema_source_compiles_and_maps_like_a_graphql_one() {
+    let text = "tables:
+  orders:
+    stream: orders
+    columns:
+      order_id: { path: id, type: string }
+      created_at: created_at
+      total_gross: total
+    custom:
+      meta: meta
+  order_lines:
+    stream: orders
+    each: lines
+    columns:
+      order_id: { path: $.id, type: string }
+      line_id: line
+      sku: sku
+      quantity: quantity
+";
+    let m = compile_text_with(text, &[], &CompileContext::new("acme", rest()))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let out = run_raw(
+        &m,
+        "orders",
+        &[r#"{"id": 7, "created_at": "2026-03-01T12:00:00+01:00", "total": {"cents": 1999, "currency": "EUR"},
+             "lines": [{"line": 1, "sku": "A", "quantity": 2}], "meta": {"channel": "pos"}}"#
+            .to_owned()],
+    );
+    let order = &out["orders"][0];
+    assert_eq!(order["order_id"], json!("7"));
+    assert_eq!(order["created_at"], json!({"timestamp": "2026-03-01T11:00:00Z"}));
+    assert_eq!(order["total_gross"], json!({"decimal": "19.99"}));
+    assert_eq!(order["custom"], json!({"json": {"meta": {"channel": "pos"}}}));
+    assert_eq!(out["order_lines"][0]["quantity"], json!(2));
+    assert_eq!(out["order_lines"][0]["order_id"], json!("7"));
+}
+
+#[test]
+fn a_json_schema_source_gets_the_same_located_errors() {
+    let text = "tables:\n  orders:\n    stream: orders\n    columns:\n      order_id: { path: idd, type: string }\n";
+    let err =
+        compile_text_with(text, &[], &CompileContext::new("acme", rest())).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "mapping.yaml:5:25: column order_id of table orders: path \"idd\": type Order has no field \"idd\"; did you mean \"id\"?"
+    );
+
+    let mut broken = rest();
+    broken.schema.text = r#"{"$defs": {"Order": {"properties": {"id": {"anyOf": []}}}}}"#.into();
+    let err =
+        compile_text_with(text, &[], &CompileContext::new("acme", broken)).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "connectors/rest/records.json: invalid record schema of connector rest: /$defs/Order/properties/id: \"anyOf\" is not supported (describe one type per field)"
+    );
+}
