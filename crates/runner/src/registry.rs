@@ -151,13 +151,17 @@ pub async fn start_simulator(
             Ok(RunningSimulator {
                 source,
                 url,
-                mappings: vec![
-                    "builtin:centra/default.yaml".into(),
-                    "builtin:centra/supply.yaml".into(),
-                ],
-                streams: ["orders", "inventory", "purchase_orders", "indeliveries"]
+                // Every built-in mapping, filling every stream the connector reads.
+                mappings: find(connector)
+                    .map(|c| {
+                        c.builtin_mappings.iter().map(|(n, _)| format!("builtin:{n}")).collect()
+                    })
+                    .unwrap_or_default(),
+                streams: connector_centra::description()
+                    .stream_names()
+                    .into_iter()
                     .map(str::to_owned)
-                    .to_vec(),
+                    .collect(),
                 stopper: Stopper(Box::new(move || Box::pin(running.shutdown()))),
             })
         }
